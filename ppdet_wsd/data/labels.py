@@ -1,0 +1,222 @@
+"""Image-level labels of a dataset: which file is good, which shows which defect.
+
+Two layouts are accepted (docs/datasets.md):
+
+* standard: ``<root>/images/``, ``<root>/labels.csv`` (``file,label``; ``good`` or
+  class names joined by ``;``) and optionally ``<root>/splits.csv`` (``file,split``);
+* class folders: ``<root>/<label>/<image>`` with a folder named ``good`` for
+  defect-free images.
+
+Nothing here reads boxes or masks: image labels are the only supervision.
+"""
+import csv
+import hashlib
+import os
+from dataclasses import dataclass
+
+from .image_io import IMAGE_EXTENSIONS
+
+GOOD_LABEL = 'good'
+LABEL_SEPARATOR = ';'
+SPLITS = ('train', 'val', 'test')
+
+
+class DatasetError(ValueError):
+    """The dataset's files are inconsistent; the message names the file and row."""
+
+
+@dataclass(frozen=True)
+class LabeledImage:
+    """One image and its defect classes.
+
+    Attributes:
+        file (str): path relative to the image folder, with ``/`` separators.
+        labels (tuple[str, ...]): defect class names, sorted; empty for a good image.
+        split (str | None): ``train``, ``val`` or ``test``; ``None`` until assigned.
+    """
+    file: str
+    labels: tuple
+    split: str = None
+
+
+def _read_csv(path, columns):
+    """Yield ``(line_number, row_dict)`` from a CSV whose header has ``columns``."""
+    with open(path, newline='', encoding='utf-8-sig') as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or [h.strip() for h in header] != list(columns):
+            raise DatasetError(f'{path}: line 1: the header must be '
+                               f'"{",".join(columns)}", got {header}')
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) != len(columns) or not row[0].strip():
+                raise DatasetError(f'{path}: line {reader.line_num}: expected '
+                                   f'{len(columns)} columns "{",".join(columns)}", got {row}')
+            yield reader.line_num, dict(zip(columns, (c.strip() for c in row)))
+
+
+def parse_label(text):
+    """``"scratch;spot"`` -> ``("scratch", "spot")``; ``"good"`` -> ``()``.
+
+    Raises:
+        DatasetError: empty label, or ``good`` combined with a defect class.
+    """
+    names = [n.strip() for n in text.split(LABEL_SEPARATOR)]
+    if not text.strip() or any(not n for n in names):
+        raise DatasetError(f'empty class name in label "{text}"')
+    if GOOD_LABEL in names:
+        if len(names) > 1:
+            raise DatasetError(f'label "{text}" mixes "{GOOD_LABEL}" with defect classes')
+        return ()
+    return tuple(sorted(set(names)))
+
+
+def read_labels_csv(path):
+    """Read ``labels.csv`` into a list of :class:`LabeledImage` (no split yet).
+
+    Raises:
+        DatasetError: wrong header, a row with the wrong number of columns, an
+            empty or inconsistent label, or a file listed twice; the message names
+            the CSV file and line.
+    """
+    images, seen = [], {}
+    for line, row in _read_csv(path, ('file', 'label')):
+        file = row['file'].replace('\\', '/')
+        if file in seen:
+            raise DatasetError(f'{path}: line {line}: "{file}" is listed again '
+                               f'(first on line {seen[file]})')
+        seen[file] = line
+        try:
+            labels = parse_label(row['label'])
+        except DatasetError as err:
+            raise DatasetError(f'{path}: line {line}: {err}') from None
+        images.append(LabeledImage(file, labels))
+    return images
+
+
+def read_splits_csv(path):
+    """Read ``splits.csv`` into ``{file: split}``.
+
+    Raises:
+        DatasetError: wrong header or row shape, or a split not in ``SPLITS``.
+    """
+    splits = {}
+    for line, row in _read_csv(path, ('file', 'split')):
+        if row['split'] not in SPLITS:
+            raise DatasetError(f'{path}: line {line}: split must be one of '
+                               f'{"/".join(SPLITS)}, got "{row["split"]}"')
+        splits[row['file'].replace('\\', '/')] = row['split']
+    return splits
+
+
+def scan_class_folders(root):
+    """List ``<root>/<label>/<image>`` files as :class:`LabeledImage`.
+
+    A folder named ``good`` holds defect-free images; every other folder name is a
+    defect class. Images are found recursively below each class folder.
+    """
+    images = []
+    for label in sorted(os.listdir(root)):
+        folder = os.path.join(root, label)
+        if not os.path.isdir(folder) or label.startswith('.'):
+            continue
+        labels = parse_label(label)
+        for dirpath, _, files in sorted(os.walk(folder)):
+            for name in sorted(files):
+                if name.lower().endswith(IMAGE_EXTENSIONS):
+                    rel = os.path.relpath(os.path.join(dirpath, name), root)
+                    images.append(LabeledImage(rel.replace(os.sep, '/'), labels))
+    return images
+
+
+def discover_classes(images):
+    """Sorted defect class names used by ``images`` (``good`` is never a class)."""
+    return sorted({name for image in images for name in image.labels})
+
+
+def _stable_fraction(key, seed):
+    """A number in [0, 1) that depends only on ``key`` and ``seed``."""
+    digest = hashlib.md5(f'{seed}:{key}'.encode('utf-8')).hexdigest()
+    return int(digest[:8], 16) / 2**32
+
+
+def seeded_split(images, fractions, seed):
+    """Assign splits by a per-label stable hash so that each label is spread evenly.
+
+    Args:
+        images (list[LabeledImage]): images to split.
+        fractions (dict[str, float]): share of each split name, summing to 1.
+        seed (int): changes the assignment.
+    Returns:
+        list[LabeledImage]: the same images with ``split`` set; within each label
+        group, images are ranked by their hash and cut by the cumulative fractions.
+    """
+    groups = {}
+    for image in images:
+        groups.setdefault(image.labels, []).append(image)
+    out = []
+    for group in groups.values():
+        ranked = sorted(group, key=lambda im: _stable_fraction(im.file, seed))
+        start = 0
+        for i, (split, share) in enumerate(fractions.items()):
+            stop = len(ranked) if i == len(fractions) - 1 else start + round(share * len(ranked))
+            out.extend(LabeledImage(im.file, im.labels, split) for im in ranked[start:stop])
+            start = stop
+    order = {im.file: i for i, im in enumerate(images)}
+    return sorted(out, key=lambda im: order[im.file])
+
+
+def assign_splits(images, splits, val_fraction, test_fraction, seed):
+    """Give every image a split.
+
+    With ``splits`` (from ``splits.csv``) every image must be listed there; when it
+    has no ``val`` images, ``val_fraction`` of the train images become ``val`` (the
+    test split is never touched). Without ``splits`` a seeded split is made.
+
+    Raises:
+        DatasetError: an image of ``labels.csv`` is missing from ``splits.csv``.
+    """
+    if splits is None:
+        train = 1.0 - val_fraction - test_fraction
+        return seeded_split(images, {'train': train, 'val': val_fraction,
+                                     'test': test_fraction}, seed)
+    missing = [im.file for im in images if im.file not in splits]
+    if missing:
+        raise DatasetError(f'splits.csv has no row for {len(missing)} image(s) of '
+                           f'labels.csv, e.g. "{missing[0]}"')
+    images = [LabeledImage(im.file, im.labels, splits[im.file]) for im in images]
+    if any(im.split == 'val' for im in images) or val_fraction <= 0:
+        return images
+    train = [im for im in images if im.split == 'train']
+    moved = {im.file: im for im in seeded_split(
+        train, {'train': 1.0 - val_fraction, 'val': val_fraction}, seed)}
+    return [moved.get(im.file, im) for im in images]
+
+
+def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv',
+                        split_file='splits.csv', val_fraction=0.1,
+                        test_fraction=0.2, seed=0):
+    """Find the layout of ``dataset_dir`` and return its labelled images with splits.
+
+    Returns:
+        tuple[list[LabeledImage], str]: the images (``file`` relative to the image
+        folder) and the image folder's path.
+    Raises:
+        DatasetError: the folder does not exist or holds neither layout.
+    """
+    if not os.path.isdir(dataset_dir):
+        raise DatasetError(f'{dataset_dir}: dataset folder not found')
+    label_path = os.path.join(dataset_dir, label_file)
+    if os.path.isfile(label_path):
+        images = read_labels_csv(label_path)
+        image_root = os.path.join(dataset_dir, image_dir)
+        split_path = os.path.join(dataset_dir, split_file)
+        splits = read_splits_csv(split_path) if os.path.isfile(split_path) else None
+    else:
+        images = scan_class_folders(dataset_dir)
+        image_root, splits = dataset_dir, None
+        if not images:
+            raise DatasetError(f'{dataset_dir}: neither {label_file} nor class folders '
+                               f'with images (<label>/<image>) were found')
+    return assign_splits(images, splits, val_fraction, test_fraction, seed), image_root

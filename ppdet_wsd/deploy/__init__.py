@@ -1,0 +1,1 @@
+"""Export for the factory PC and the predictor that runs the export."""

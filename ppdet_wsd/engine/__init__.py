@@ -1,0 +1,1 @@
+"""Running things: config loading, the trainer, and the train/eval/infer/export commands."""

@@ -1,0 +1,64 @@
+"""``WSDCheckpointer``: ppdet's snapshot/best-model saving, atomic and metric-aware."""
+import os
+import tempfile
+
+import paddle.distributed as dist
+from ppdet.engine.callbacks import Callback
+from ppdet.utils.checkpoint import save_model
+from ppdet.utils.logger import setup_logger
+
+from ..utils.atomic import move_files_into
+
+logger = setup_logger(__name__)
+
+
+class WSDCheckpointer(Callback):
+    """Save ``<save_dir>/<config name>/{epoch}|model_final|best_model.pdparams``.
+
+    Like ppdet's ``Checkpointer``, but each checkpoint is written into a temporary
+    folder and moved into place file by file with ``os.replace`` (a killed run
+    never leaves a truncated ``.pdparams``), and ``best_model`` follows the
+    metric's own ``primary_key`` (higher is better) instead of a box AP.
+    """
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.best = None
+        self.save_dir = os.path.join(trainer.cfg.save_dir, trainer.cfg.filename)
+
+    def on_epoch_end(self, status):
+        if dist.get_world_size() > 1 and dist.get_rank() != 0:
+            return
+        epoch_id = status['epoch_id']
+        if status['mode'] == 'train':
+            last = epoch_id == self.model.cfg.epoch - 1
+            if last or (epoch_id + 1) % self.model.cfg.snapshot_epoch == 0:
+                self._save('model_final' if last else str(epoch_id), epoch_id, status)
+        elif status['mode'] == 'eval' and status.get('save_best_model'):
+            self._maybe_save_best(epoch_id, status)
+
+    def _maybe_save_best(self, epoch_id, status):
+        for metric in self.model._metrics:
+            key = getattr(metric, 'primary_key', None)
+            value = metric.get_results().get(key) if key else None
+            if value is None:
+                continue
+            if self.best is None or value >= self.best:
+                self.best = value
+                self._save('best_model', epoch_id, status)
+            logger.info(f'best {key} so far: {self.best:.4f}')
+
+    def _save(self, name, epoch_id, status):
+        weights = self.model.model.state_dict()
+        with tempfile.TemporaryDirectory(prefix='.tmp-', dir=self._ensure_dir()) as tmp:
+            if self.model.use_ema:  # the model holds the EMA weights at snapshot time
+                save_model(status['weight'], self.model.optimizer, tmp, name,
+                           epoch_id + 1, ema_model=weights)
+            else:
+                save_model(weights, self.model.optimizer, tmp, name, epoch_id + 1)
+            move_files_into(tmp, self.save_dir)
+        logger.info(f'saved {os.path.join(self.save_dir, name)}.pdparams')
+
+    def _ensure_dir(self):
+        os.makedirs(self.save_dir, exist_ok=True)
+        return self.save_dir

@@ -1,0 +1,78 @@
+"""What the tools do (train, eval, infer, export), callable from Python."""
+import json
+import os
+import time
+
+from ppdet.engine import init_parallel_env
+from ppdet.utils.logger import setup_logger
+
+from ..deploy.export import export_classifier
+from ..utils.atomic import write_json_atomic
+from .config import resolve_classes
+from .infer import classify_images, list_images
+from .trainer import WSDTrainer
+
+logger = setup_logger(__name__)
+
+
+def train(cfg, validate=False, resume=None):
+    """Train the configured architecture; checkpoints go to ``save_dir/<config name>``.
+
+    Args:
+        cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
+        validate (bool): evaluate on ``EvalDataset`` every ``snapshot_epoch``
+            epochs and keep ``best_model`` by the metric's primary key.
+        resume (str | None): checkpoint (path without ``.pdparams``) to resume.
+    Returns:
+        WSDTrainer: the trained trainer (its ``model`` holds the final weights).
+    """
+    init_parallel_env()
+    resolve_classes(cfg, 'TrainDataset')
+    trainer = WSDTrainer(cfg, mode='train')
+    if resume:
+        trainer.resume_weights(resume)
+    elif cfg.get('pretrain_weights'):
+        trainer.load_weights(cfg.pretrain_weights)
+    tic = time.time()
+    trainer.train(validate)
+    logger.info(f'training took {time.time() - tic:.1f} s')
+    return trainer
+
+
+def evaluate(cfg, output_json=None):
+    """Evaluate ``cfg.weights`` on ``EvalDataset``; returns the metric results dict
+    (and writes it to ``output_json`` when given)."""
+    resolve_classes(cfg, 'EvalDataset')
+    trainer = WSDTrainer(cfg, mode='eval')
+    trainer.load_weights(cfg.weights)
+    tic = time.time()
+    trainer.evaluate()
+    results = dict(trainer.last_results, seconds=time.time() - tic)
+    if output_json:
+        write_json_atomic(output_json, results)
+        logger.info(f'wrote {os.path.abspath(output_json)}')
+    logger.info(json.dumps({k: v for k, v in results.items()
+                            if not isinstance(v, dict)}, indent=None))
+    return results
+
+
+def _trained_model(cfg):
+    """The configured model with ``cfg.weights`` loaded, and the class names."""
+    classes = resolve_classes(cfg, 'EvalDataset')
+    trainer = WSDTrainer(cfg, mode='test')
+    trainer.load_weights(cfg.weights)
+    return trainer.model, classes
+
+
+def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_heatmaps=True):
+    """Classify images with ``cfg.weights``; see :func:`ppdet_wsd.engine.infer.classify_images`."""
+    paths = list_images(infer_img, infer_dir)
+    model, classes = _trained_model(cfg)
+    return classify_images(model, cfg, paths, output_dir, classes,
+                           cfg.get('score_threshold', 0.5), save_heatmaps)
+
+
+def export(cfg, output_dir='output_inference'):
+    """Export ``cfg.weights`` as a static model; returns the export folder."""
+    model, classes = _trained_model(cfg)
+    return export_classifier(model, cfg, classes, output_dir)

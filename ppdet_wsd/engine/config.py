@@ -1,0 +1,65 @@
+"""Load a ppdet-style YAML config the way ppdet's tools do, plus what ppdet-wsd needs."""
+import os
+
+import paddle
+from ppdet.core.workspace import create, load_config, merge_config
+from ppdet.utils.cli import ArgsParser, merge_args
+
+DEVICE_FLAGS = ('use_gpu', 'use_npu', 'use_xpu', 'use_mlu')
+
+
+def make_parser(description):
+    """ppdet's ``ArgsParser`` (``-c/--config``, ``-o key=value``) with a description."""
+    parser = ArgsParser()
+    parser.description = description
+    return parser
+
+
+def set_cpu_threads():
+    """Use every core for CPU math unless the user chose (``OMP_NUM_THREADS``)."""
+    threads = str(os.cpu_count() or 1)
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ.setdefault(var, threads)
+
+
+def load_run_config(flags):
+    """Load ``flags.config``, apply ``-o`` overrides and the flags; pick the device.
+
+    Returns:
+        ppdet AttrDict: the global config (``cfg.use_gpu`` etc. always set).
+    """
+    if not os.path.isfile(flags.config):
+        raise FileNotFoundError(f'config file not found: {flags.config}')
+    cfg = load_config(flags.config)
+    merge_args(cfg, flags)
+    merge_config(flags.opt)
+    for key in DEVICE_FLAGS:
+        cfg.setdefault(key, False)
+    use_gpu = cfg.use_gpu and paddle.is_compiled_with_cuda()
+    paddle.set_device('gpu' if use_gpu else 'cpu')
+    return cfg
+
+
+def resolve_classes(cfg, dataset_key):
+    """Read the dataset named by ``dataset_key`` and fix ``num_classes`` from it.
+
+    The class list comes from the data (``labels.csv`` or class folders) unless the
+    dataset config names ``classes``. ``num_classes`` in the config must agree or
+    be absent.
+
+    Returns:
+        list[str]: the class names, in model output order.
+    Raises:
+        ValueError: ``num_classes`` in the config contradicts the data.
+    """
+    dataset = create(dataset_key)()
+    dataset.check_or_download_dataset()
+    dataset.parse_dataset()
+    classes = list(dataset.classes)
+    configured = cfg.get('num_classes')
+    if configured not in (None, len(classes)):
+        raise ValueError(f'config says num_classes: {configured}, but {dataset_key} at '
+                         f'{dataset.dataset_dir} has {len(classes)} classes {classes}; '
+                         f'remove num_classes or fix it')
+    merge_config({'num_classes': len(classes), 'classes': classes})
+    return classes

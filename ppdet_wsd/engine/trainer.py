@@ -1,0 +1,46 @@
+"""``WSDTrainer``: ppdet's Trainer with ppdet-wsd metrics and checkpointing."""
+from ppdet.engine import Trainer
+from ppdet.engine.callbacks import ComposeCallback, LogPrinter
+
+from ..metrics import ImageLabelMetric
+from .checkpointer import WSDCheckpointer
+from .vdl_writer import WSDVisualDLWriter
+
+IMAGE_LABEL_METRIC = 'ImageLabel'
+
+
+class WSDTrainer(Trainer):
+    """Trainer for ppdet-wsd architectures.
+
+    ``metric: ImageLabel`` evaluates image-level scores (:class:`ImageLabelMetric`,
+    classes from the evaluation dataset, threshold from ``score_threshold``,
+    default 0.5); any other metric is ppdet's own. Checkpoints are written by
+    :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
+    results (ppdet resets its metrics right after logging them).
+    """
+    last_results = {}
+
+    def _init_callbacks(self):
+        if self.mode != 'train':
+            return super()._init_callbacks()
+        self._callbacks = [LogPrinter(self), WSDCheckpointer(self)]
+        if self.cfg.get('use_vdl', False):
+            self._callbacks.append(WSDVisualDLWriter(self))
+        self._compose_callback = ComposeCallback(self._callbacks)
+
+    def _init_metrics(self, validate=False):
+        if self.cfg.metric != IMAGE_LABEL_METRIC:
+            return super()._init_metrics(validate)
+        if self.mode == 'test' or (self.mode == 'train' and not validate):
+            self._metrics = []
+            return
+        dataset = self.cfg['EvalDataset'] if self.mode == 'train' else self.dataset
+        self._metrics = [ImageLabelMetric(dataset.classes,
+                                          self.cfg.get('score_threshold', 0.5))]
+
+    def _reset_metrics(self):
+        for metric in getattr(self, '_metrics', []):
+            results = metric.get_results()
+            if results:
+                self.last_results = results
+        super()._reset_metrics()

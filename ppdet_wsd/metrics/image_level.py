@@ -1,0 +1,86 @@
+"""Image-level metrics: how well image scores separate good from defective images.
+
+Scores are per class probabilities ``[N, C]`` in [0, 1]; the image's defect score is
+the maximum over classes. Labels are multi-hot ``[N, C]`` (all zero = good).
+"""
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from ..data.labels import GOOD_LABEL
+
+
+def _safe(metric, y_true, y_score):
+    """``metric`` or ``None`` when ``y_true`` holds a single class (undefined)."""
+    if len(np.unique(y_true)) < 2:
+        return None
+    return float(metric(y_true, y_score))
+
+
+def predicted_sets(scores, threshold):
+    """Classes whose score reaches ``threshold``, per image: bool ``[N, C]``."""
+    return np.asarray(scores) >= threshold
+
+
+def group_names(labels, classes):
+    """Name of each image's label group: ``good`` or class names joined by ``;``."""
+    return [';'.join(c for c, on in zip(classes, row) if on) or GOOD_LABEL
+            for row in np.asarray(labels) > 0.5]
+
+
+def image_level_report(labels, scores, classes, threshold=0.5):
+    """Measure image-level classification.
+
+    Args:
+        labels (array-like): float/int ``[N, C]`` multi-hot ground truth.
+        scores (array-like): float ``[N, C]`` class probabilities in [0, 1].
+        classes (list[str]): the ``C`` class names.
+        threshold (float): a class is predicted when its score >= threshold; an
+            image with no predicted class is judged good.
+    Returns:
+        dict: ``image_auroc`` / ``image_ap`` (defective vs good, from the max
+        score; ``None`` if only one kind is present), ``good_bad_accuracy``,
+        ``miss_rate`` (defective judged good), ``overkill_rate`` (good judged
+        defective), ``per_class`` ({class: {'auroc', 'ap'}} one-vs-rest) and
+        ``per_group_accuracy`` ({group: share of its images whose predicted class
+        set equals the true set}), ``num_images``, ``threshold``.
+    """
+    labels = np.asarray(labels, dtype=np.float32) > 0.5
+    scores = np.asarray(scores, dtype=np.float32)
+    defective = labels.any(axis=1)
+    defect_score = scores.max(axis=1)
+    predicted = predicted_sets(scores, threshold)
+    judged_defective = predicted.any(axis=1)
+    exact = (predicted == labels).all(axis=1)
+    groups = group_names(labels, classes)
+    per_group = {g: float(np.mean([e for e, gg in zip(exact, groups) if gg == g]))
+                 for g in sorted(set(groups))}
+    per_class = {c: {'auroc': _safe(roc_auc_score, labels[:, i], scores[:, i]),
+                     'ap': _safe(average_precision_score, labels[:, i], scores[:, i])}
+                 for i, c in enumerate(classes)}
+    return {
+        'num_images': int(len(labels)),
+        'threshold': float(threshold),
+        'image_auroc': _safe(roc_auc_score, defective, defect_score),
+        'image_ap': _safe(average_precision_score, defective, defect_score),
+        'good_bad_accuracy': float(np.mean(judged_defective == defective)),
+        'miss_rate': float(np.mean(~judged_defective[defective])) if defective.any() else None,
+        'overkill_rate': (float(np.mean(judged_defective[~defective]))
+                          if (~defective).any() else None),
+        'per_class': per_class,
+        'per_group_accuracy': per_group,
+    }
+
+
+def format_report(report):
+    """A few readable lines of :func:`image_level_report`'s result."""
+    def num(v):
+        return 'n/a' if v is None else f'{v:.4f}'
+    lines = [f"images {report['num_images']}  AUROC {num(report['image_auroc'])}  "
+             f"AP {num(report['image_ap'])}  good/bad acc {num(report['good_bad_accuracy'])}  "
+             f"miss {num(report['miss_rate'])}  over-kill {num(report['overkill_rate'])}  "
+             f"(threshold {report['threshold']})"]
+    for name, acc in report['per_group_accuracy'].items():
+        extra = report['per_class'].get(name)
+        tail = f"  AUROC {num(extra['auroc'])}  AP {num(extra['ap'])}" if extra else ''
+        lines.append(f'  {name:<16} accuracy {acc:.4f}{tail}')
+    return '\n'.join(lines)

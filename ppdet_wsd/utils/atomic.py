@@ -1,0 +1,46 @@
+"""Write files so that a killed run never leaves a half-written one behind."""
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_dir(final_dir):
+    """Yield a temporary folder beside ``final_dir``; on success it replaces
+    ``final_dir`` in one rename (an older ``final_dir`` is removed first), on error
+    it is deleted and ``final_dir`` is untouched."""
+    parent = os.path.dirname(os.path.abspath(final_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.tmp-', dir=parent)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if os.path.isdir(final_dir):
+        shutil.rmtree(final_dir)
+    os.replace(tmp, final_dir)
+
+
+def move_files_into(src_dir, dst_dir):
+    """Move every file of ``src_dir`` into ``dst_dir`` with atomic ``os.replace``."""
+    os.makedirs(dst_dir, exist_ok=True)
+    for name in os.listdir(src_dir):
+        os.replace(os.path.join(src_dir, name), os.path.join(dst_dir, name))
+
+
+def write_json_atomic(path, obj):
+    """Dump ``obj`` as indented JSON to ``path`` via a temporary file and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=folder)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(obj, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

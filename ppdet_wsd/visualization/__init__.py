@@ -1,0 +1,1 @@
+"""Drawing helpers: heat maps, captions."""
