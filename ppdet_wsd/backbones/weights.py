@@ -151,7 +151,11 @@ def convert_checkpoint(variant='lite0', output=None):
     output = Path(output) if output else cache_dir() / f'efficientnet_{variant}_imagenet.pdparams'
     source = wheel_checkpoint(variant)
     state = torch_to_paddle(load_torch_state_dict(source), [s.repeats for s in stage_specs(variant)])
-    reference = EfficientNetLite(variant, pretrained=None, return_idx=[HEAD_INDEX], with_classifier=True)
+    # A private name scope: building this reference must not shift the auto-generated
+    # parameter names of the real model, which optimizer checkpoints (resume) rely on.
+    with paddle.utils.unique_name.guard():
+        reference = EfficientNetLite(variant, pretrained=None, return_idx=[HEAD_INDEX],
+                                     with_classifier=True)
     check_state_dict(state, {k: tuple(v.shape) for k, v in reference.state_dict().items()}, str(source))
     _atomic_save(state, output)
     return output

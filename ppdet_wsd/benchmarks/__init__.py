@@ -1,0 +1,1 @@
+"""Benchmarks that write measured numbers, with their provenance, into docs/benchmarks.md."""

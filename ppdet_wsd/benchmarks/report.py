@@ -1,0 +1,60 @@
+"""Write benchmark results into ``docs/benchmarks.md`` with the command, commit and machine."""
+import datetime
+import os
+import platform
+import re
+import subprocess
+import sys
+
+import paddle
+
+
+def git_commit(repo_dir):
+    """``<short sha>`` of HEAD, with ``+dirty`` when the work tree has changes."""
+    def git(*args):
+        return subprocess.run(['git', '-C', repo_dir, *args], capture_output=True,
+                              text=True).stdout.strip()
+    sha = git('rev-parse', '--short', 'HEAD') or 'unknown'
+    return sha + ('+dirty' if git('status', '--porcelain', '--untracked-files=no') else '')
+
+
+def machine_summary():
+    """CPU model, core count, memory, Python and paddle versions, as one line."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = re.search(r'model name\s*:\s*(.*)', f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    mem = ''
+    try:
+        mem = f', {os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30:.0f} GiB'
+    except (ValueError, OSError):
+        pass
+    device = 'GPU' if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() else 'CPU'
+    return (f'{cpu}, {os.cpu_count()} cores{mem}, {device}; Python {platform.python_version()}, '
+            f'paddlepaddle {paddle.__version__}')
+
+
+def provenance(repo_dir):
+    """The header lines every benchmark section starts with."""
+    command = 'python ' + ' '.join(sys.argv)
+    return [f'- command: `{command}`',
+            f'- commit: `{git_commit(repo_dir)}`',
+            f'- machine: {machine_summary()}',
+            f'- date: {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}']
+
+
+def write_section(path, key, title, lines):
+    """Put ``## title`` + ``lines`` into ``path`` between markers for ``key``,
+    replacing an earlier run's section of the same key and keeping the rest."""
+    begin, end = f'<!-- benchmark:{key}:begin -->', f'<!-- benchmark:{key}:end -->'
+    block = '\n'.join([begin, f'## {title}', ''] + lines + [end])
+    text = open(path, encoding='utf-8').read() if os.path.isfile(path) else '# Benchmarks\n'
+    pattern = re.compile(re.escape(begin) + '.*?' + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
+        text.rstrip('\n') + '\n\n' + block + '\n'
+    tmp = path + '.tmp'
+    with open(tmp, 'w', encoding='utf-8') as f:
+        f.write(text)
+    os.replace(tmp, path)

@@ -1,0 +1,84 @@
+"""The classifier stage through the command-line tools, on a tiny synthetic dataset."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+
+CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
+
+
+def run_tool(name, *args, cwd):
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', name), *args],
+                            cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, f'{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope='module')
+def trained(tiny_dataset, tmp_path_factory):
+    """Train 2 epochs from the demo config on the tiny dataset; returns (workdir, overrides)."""
+    workdir = str(tmp_path_factory.mktemp('run'))
+    data = [f'TrainDataset.dataset_dir={tiny_dataset}', f'EvalDataset.dataset_dir={tiny_dataset}']
+    run_tool('train.py', '-c', CONFIG, '--eval', '-o', 'epoch=2', 'snapshot_epoch=1', *data,
+             cwd=workdir)
+    return workdir, data
+
+
+def test_train_writes_checkpoints_and_best_model(trained):
+    workdir, _ = trained
+    files = set(os.listdir(os.path.join(workdir, 'output', 'cam_demo')))
+    assert {'0.pdparams', 'model_final.pdparams', 'best_model.pdparams'} <= files
+    assert not [f for f in files if f.startswith('.tmp')]
+
+
+def test_resume_continues_from_a_checkpoint(trained):
+    workdir, data = trained
+    log = run_tool('train.py', '-c', CONFIG, '-r', 'output/cam_demo/0', '-o', 'epoch=2', *data,
+                   cwd=workdir)
+    assert 'Epoch: [1]' in log and 'Epoch: [0]' not in log
+
+
+def test_eval_on_test_split_writes_metrics(trained, tiny_dataset):
+    workdir, data = trained
+    out = os.path.join(workdir, 'test_metrics.json')
+    run_tool('eval.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model',
+             'EvalDataset.split=test', *data, '--output_json', out, cwd=workdir)
+    metrics = json.load(open(out))
+    splits = open(os.path.join(tiny_dataset, 'splits.csv')).read().splitlines()
+    assert metrics['num_images'] == sum(line.endswith(',test') for line in splits)
+    assert 0.0 <= metrics['image_auroc'] <= 1.0
+    assert set(metrics['per_group_accuracy']) == {'good', 'crack', 'scratch', 'spot'}
+
+
+def test_infer_export_and_the_exported_model_agree(trained, tiny_dataset):
+    workdir, data = trained
+    images = os.path.join(tiny_dataset, 'images')
+    run_tool('infer.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model', *data,
+             '--infer_dir', images, '--output_dir', 'infer', cwd=workdir)
+    results = json.load(open(os.path.join(workdir, 'infer', 'results.json')))
+    assert len(results) == 30
+    assert os.path.isfile(os.path.join(workdir, 'infer', 'good_0000_cam.png'))
+    run_tool('export_model.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model', *data,
+             '--output_dir', 'exported', cwd=workdir)
+    from ppdet_wsd.deploy.predictor import ExportedClassifier
+    predictor = ExportedClassifier(os.path.join(workdir, 'exported', 'cam_demo'))
+    assert predictor.classes == ['crack', 'scratch', 'spot']
+    paths = [r['file'] for r in results[:4]]
+    scores, cams = predictor.predict(paths)
+    expected = np.array([[r['scores'][c] for c in predictor.classes] for r in results[:4]])
+    np.testing.assert_allclose(scores, expected, atol=1e-4)
+    assert cams.shape == (4, 3, 8, 8)
+
+
+def test_a_wrong_num_classes_is_a_clear_error(trained):
+    workdir, data = trained
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', 'train.py'),
+                             '-c', CONFIG, '-o', 'num_classes=7', *data],
+                            cwd=workdir, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'num_classes: 7' in result.stderr and "['crack', 'scratch', 'spot']" in result.stderr
