@@ -71,7 +71,7 @@ def test_infer_export_and_the_exported_model_agree(trained, tiny_dataset):
     paths = [r['file'] for r in results[:4]]
     scores, cams = predictor.predict(paths)
     expected = np.array([[r['scores'][c] for c in predictor.classes] for r in results[:4]])
-    np.testing.assert_allclose(scores, expected, atol=1e-4)
+    np.testing.assert_allclose(scores, expected, atol=1e-5)
     assert cams.shape == (4, 3, 8, 8)
 
 

@@ -3,6 +3,7 @@ import json
 import os
 import time
 
+from ppdet.core.workspace import create
 from ppdet.engine import init_parallel_env
 from ppdet.utils.logger import setup_logger
 
@@ -10,6 +11,7 @@ from ..deploy.export import export_classifier
 from ..utils.atomic import write_json_atomic
 from .config import resolve_classes
 from .infer import classify_images, list_images
+from .pseudo_boxes import generate_pseudo_boxes
 from .trainer import WSDTrainer
 
 logger = setup_logger(__name__)
@@ -76,3 +78,32 @@ def export(cfg, output_dir='output_inference'):
     """Export ``cfg.weights`` as a static model; returns the export folder."""
     model, classes = _trained_model(cfg)
     return export_classifier(model, cfg, classes, output_dir)
+
+
+PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
+                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48}
+
+
+def pseudo_boxes(cfg, output_dir=None):
+    """Pseudo boxes of ``cfg.weights`` for the ``PseudoBoxes.split`` images of the
+    evaluation dataset's folder; returns the path of ``pseudo_boxes.json``.
+
+    ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
+    for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
+    ``flips``, ``scales``, ``use_image_labels``, ``num_review``; the box rules are the
+    ``CAMPseudoBoxGenerator`` section.
+    """
+    options = dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
+    model, classes = _trained_model(cfg)
+    dataset = create('EvalDataset')()
+    dataset.split = options['split']
+    dataset.check_or_download_dataset()
+    dataset.parse_dataset()
+    output_dir = output_dir or os.path.join(cfg.save_dir, cfg.filename,
+                                            f'pseudo_{options["split"] or "all"}')
+    return generate_pseudo_boxes(
+        model, cfg, dataset, classes, create('CAMPseudoBoxGenerator'), output_dir,
+        method=options['method'], target_layer=options['target_layer'],
+        flips=options['flips'], scales=options['scales'],
+        use_image_labels=options['use_image_labels'], num_review=options['num_review'],
+        info={'config': cfg.filename, 'few_boxes_used': 0})

@@ -20,6 +20,13 @@ class WSDTrainer(Trainer):
     """
     last_results = {}
 
+    def __init__(self, cfg, mode='train'):
+        super().__init__(cfg, mode)
+        if self.mode != 'train' and getattr(self.model, 'cache', None) is not None:
+            # one pass over the data: a feature cache would only cost memory and round
+            # features to float16
+            self.model.cache = None
+
     def _init_callbacks(self):
         if self.mode != 'train':
             return super()._init_callbacks()

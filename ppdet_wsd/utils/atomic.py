@@ -31,16 +31,26 @@ def move_files_into(src_dir, dst_dir):
         os.replace(os.path.join(src_dir, name), os.path.join(dst_dir, name))
 
 
-def write_json_atomic(path, obj):
-    """Dump ``obj`` as indented JSON to ``path`` via a temporary file and a rename."""
+def _write_atomic(path, write):
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.json', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, indent=1)
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_json_atomic(path, obj):
+    """Dump ``obj`` as indented JSON to ``path`` via a temporary file and a rename."""
+    _write_atomic(path, lambda f: json.dump(obj, f, indent=1))
+
+
+def write_text_atomic(path, text):
+    """Write ``text`` to ``path`` via a temporary file and a rename."""
+    _write_atomic(path, lambda f: f.write(text))

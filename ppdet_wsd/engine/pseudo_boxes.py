@@ -1,0 +1,153 @@
+"""Run a trained classifier over a dataset and write CAM pseudo boxes (COCO json).
+
+Resumable: images are processed in chunks, each chunk's result is written atomically
+to ``<output_dir>/.parts/``; a re-run with the same settings skips finished chunks. The
+final ``pseudo_boxes.json`` is written atomically and the parts are then removed.
+"""
+import hashlib
+import json
+import os
+import shutil
+
+import numpy as np
+import paddle
+from ppdet.data.reader import Compose
+from ppdet.utils.logger import setup_logger
+from tqdm import tqdm
+
+from ..cam import build_cam
+from ..pseudo.align import align_to_original
+from ..utils.atomic import write_json_atomic
+from ..visualization.review import (choose_review_files, render_review, save_review,
+                                    write_review_gallery)
+
+logger = setup_logger(__name__)
+PARTS = '.parts'
+
+
+def _fingerprint(settings):
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _prepare_parts(output_dir, settings):
+    """The parts folder, emptied when it holds results made with other settings."""
+    parts = os.path.join(output_dir, PARTS)
+    stamp = os.path.join(parts, 'settings.json')
+    fingerprint = _fingerprint(settings)
+    if os.path.isfile(stamp) and json.load(open(stamp)).get('fingerprint') != fingerprint:
+        logger.info(f'settings changed: discarding finished parts in {parts}')
+        shutil.rmtree(parts)
+    os.makedirs(parts, exist_ok=True)
+    write_json_atomic(stamp, {'fingerprint': fingerprint, 'settings': settings})
+    return parts
+
+
+def _chunk_records(cam_method, transforms, generator, records, classes, score_threshold,
+                   use_image_labels, batch_size, review_files, output_dir):
+    """Pseudo-box records of some dataset records (see :func:`generate_pseudo_boxes`);
+    images in ``review_files`` also get a review picture."""
+    out = []
+    for start in range(0, len(records), batch_size):
+        batch = records[start:start + batch_size]
+        samples = [transforms(dict(r)) for r in batch]
+        image = paddle.to_tensor(np.stack([s['image'] for s in samples]))
+        result = cam_method(image)
+        for record, sample, maps, scores in zip(batch, samples, result.maps, result.scores):
+            labelled = [i for i, on in enumerate(record['img_label']) if on > 0.5]
+            wanted = labelled if use_image_labels else \
+                [i for i, s in enumerate(scores) if s >= score_threshold]
+            aligned = align_to_original(maps[wanted], sample['im_shape'],
+                                        (sample['h'], sample['w'])) if wanted else []
+            boxes = generator(aligned, scores[wanted], [classes[i] for i in wanted])
+            result = {'file': record['im_file'], 'height': int(sample['h']),
+                      'width': int(sample['w']),
+                      'image_labels': [classes[i] for i in labelled],
+                      'class_scores': {c: float(s) for c, s in zip(classes, scores)},
+                      'boxes': boxes}
+            if record['im_file'] in review_files:
+                picture = render_review(record['im_file'], aligned, wanted, result, classes)
+                result['review'] = save_review(output_dir, picture, record['im_file'])
+            out.append(result)
+    return out
+
+
+def to_coco(results, classes, image_root, info):
+    """COCO dict of pseudo boxes: every image (good ones with no box), per-box ``score``,
+    image labels and class scores carried on each image entry."""
+    cat_id = {c: i + 1 for i, c in enumerate(classes)}
+    images, annotations = [], []
+    for image_id, r in enumerate(results, start=1):
+        images.append({'id': image_id, 'file_name': os.path.relpath(r['file'], image_root),
+                       'width': r['width'], 'height': r['height'],
+                       'image_labels': r['image_labels'], 'class_scores': r['class_scores']})
+        for b in r['boxes']:
+            x1, y1, x2, y2 = b['box']
+            annotations.append({'id': len(annotations) + 1, 'image_id': image_id,
+                                'category_id': cat_id[b['class']],
+                                'bbox': [x1, y1, x2 - x1, y2 - y1],
+                                'area': (x2 - x1) * (y2 - y1), 'iscrowd': 0,
+                                'score': b['score']})
+    return {'info': info, 'images': images, 'annotations': annotations,
+            'categories': [{'id': cat_id[c], 'name': c} for c in classes]}
+
+
+def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
+                          method='cam', target_layer=None, flips=False, scales=(1.0,),
+                          use_image_labels=True, chunk_size=64, num_review=48, info=None):
+    """Pseudo boxes for every image of ``dataset``; returns the path of ``pseudo_boxes.json``.
+
+    Args:
+        model: a trained ``CAMClassifier`` (or any model ``build_cam`` accepts).
+        cfg: the run config (``EvalReader`` gives the transforms and batch size;
+            ``score_threshold`` the class decision when image labels are not used).
+        dataset (ImageLabelDataSet): parsed dataset.
+        classes (list[str]): class names in model output order.
+        generator (CAMPseudoBoxGenerator): map -> boxes.
+        method, target_layer, flips, scales: the CAM method (``ppdet_wsd.cam``).
+        use_image_labels (bool): box the image's labelled classes (the weak label
+            is known for training images); otherwise the classes scored
+            >= ``score_threshold``. Good images get no box either way when labels are used.
+        chunk_size (int): images per resumable part.
+        num_review (int): images (label-balanced) drawn into ``review/`` with a gallery
+            ``review/index.html``.
+        info (dict): provenance stored under ``info`` in the json.
+    """
+    settings = {'weights': cfg.get('weights'), 'method': method, 'target_layer': target_layer,
+                'flips': flips, 'scales': list(scales), 'generator': vars(generator),
+                'use_image_labels': use_image_labels, 'num_review': num_review}
+    records = dataset.roidbs
+    parts = _prepare_parts(output_dir, dict(settings, chunk_size=chunk_size,
+                                            files=[r['im_file'] for r in records]))
+    review_files = choose_review_files(records, num_review)
+    transforms = Compose(cfg.EvalReader['sample_transforms'])
+    cam_method = build_cam(method, model, target_layer=target_layer, flips=flips, scales=scales)
+    chunks = range(0, len(records), chunk_size)
+    results = []
+    with tqdm(total=len(records), desc=f'pseudo boxes ({method})', unit='img') as bar:
+        for start in chunks:
+            part = os.path.join(parts, f'{start // chunk_size:06d}.json')
+            if os.path.isfile(part):
+                chunk = json.load(open(part))
+            else:
+                chunk = _chunk_records(cam_method, transforms, generator,
+                                       records[start:start + chunk_size], classes,
+                                       cfg.get('score_threshold', 0.5), use_image_labels,
+                                       cfg.EvalReader.get('batch_size', 8), review_files,
+                                       output_dir)
+                write_json_atomic(part, chunk)
+            results += chunk
+            bar.update(len(chunk))
+    image_root = os.path.commonpath([os.path.dirname(r['im_file']) for r in records])
+    coco = to_coco(results, classes, image_root,
+                   dict(info or {}, image_root=os.path.abspath(image_root), **settings))
+    path = os.path.join(output_dir, 'pseudo_boxes.json')
+    write_json_atomic(path, coco)
+    gallery = write_review_gallery(
+        output_dir, results, f'Pseudo boxes: {method}',
+        [f'{len(results)} images, {len(coco["annotations"])} boxes; weights {cfg.get("weights")}',
+         'Each picture: the strongest class map of the image over it, and every pseudo box '
+         'with its class and score. Good images get no box.'])
+    logger.info(f'review gallery: {gallery}')
+    shutil.rmtree(parts)
+    logger.info(f'wrote {len(coco["annotations"])} pseudo boxes for {len(results)} images to {path}')
+    return path

@@ -1,0 +1,2 @@
+"""Heat maps -> scored pseudo boxes."""
+from . import generator  # noqa: F401  (registers CAMPseudoBoxGenerator)
