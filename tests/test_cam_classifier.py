@@ -4,6 +4,7 @@ import pytest
 from ppdet.core.workspace import create, load_config, merge_config
 
 from conftest import REPO_ROOT
+from tiny_models import tiny_classifier
 from ppdet_wsd.backbones.paddleclas_backbone import PaddleClasBackbone
 from ppdet_wsd.modeling.cam_classifier import CAMClassifier
 from ppdet_wsd.modeling.cam_head import CAMHead, pool_maps
@@ -25,31 +26,8 @@ def test_loss_is_zero_dim_and_finite_on_an_all_good_batch():
     assert loss.shape == [] and np.isfinite(float(loss))
 
 
-class TinyBackbone(paddle.nn.Layer):
-    """A 2-level stand-in with BatchNorm, so freezing and caching can be checked fast."""
-
-    def __init__(self):
-        super().__init__()
-        self.conv1 = paddle.nn.Conv2D(3, 4, 3, stride=2, padding=1)
-        self.bn = paddle.nn.BatchNorm2D(4)
-        self.conv2 = paddle.nn.Conv2D(4, 6, 3, stride=2, padding=1)
-        self.calls = 0
-
-    @property
-    def out_shape(self):
-        from ppdet.modeling.shape_spec import ShapeSpec
-        return [ShapeSpec(channels=4, stride=2), ShapeSpec(channels=6, stride=4)]
-
-    def forward(self, inputs):
-        self.calls += 1
-        x = self.bn(self.conv1(inputs['image']))
-        return [x, self.conv2(x)]
-
-
 def _classifier(**kwargs):
-    backbone = TinyBackbone()
-    head = CAMHead(num_classes=2, in_channels=10, dropout=0.0)
-    return CAMClassifier(backbone, head, **kwargs)
+    return tiny_classifier(num_classes=2, dropout=0.0, **kwargs)
 
 
 def test_frozen_backbone_trains_only_the_head_and_keeps_bn_statistics():

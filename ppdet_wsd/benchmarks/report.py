@@ -8,6 +8,8 @@ import sys
 
 import paddle
 
+from ..utils.atomic import write_text_atomic
+
 
 def git_commit(repo_dir):
     """``<short sha>`` of HEAD, with ``+dirty`` when the work tree has changes."""
@@ -54,7 +56,4 @@ def write_section(path, key, title, lines):
     pattern = re.compile(re.escape(begin) + '.*?' + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
         text.rstrip('\n') + '\n\n' + block + '\n'
-    tmp = path + '.tmp'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)

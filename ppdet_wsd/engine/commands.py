@@ -58,26 +58,36 @@ def evaluate(cfg, output_json=None):
     return results
 
 
-def _trained_model(cfg):
-    """The configured model with ``cfg.weights`` loaded, and the class names."""
+def trained_model(cfg):
+    """The configured model with ``cfg.weights`` loaded, in eval mode, and the class names."""
     classes = resolve_classes(cfg, 'EvalDataset')
     trainer = WSDTrainer(cfg, mode='test')
     trainer.load_weights(cfg.weights)
+    trainer.model.eval()
     return trainer.model, classes
 
 
 def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_heatmaps=True):
     """Classify images with ``cfg.weights``; see :func:`ppdet_wsd.engine.infer.classify_images`."""
     paths = list_images(infer_img, infer_dir)
-    model, classes = _trained_model(cfg)
+    model, classes = trained_model(cfg)
     return classify_images(model, cfg, paths, output_dir, classes,
                            cfg.get('score_threshold', 0.5), save_heatmaps)
 
 
 def export(cfg, output_dir='output_inference'):
     """Export ``cfg.weights`` as a static model; returns the export folder."""
-    model, classes = _trained_model(cfg)
+    model, classes = trained_model(cfg)
     return export_classifier(model, cfg, classes, output_dir)
+
+
+def dataset_split(split):
+    """The evaluation dataset's folder, parsed for ``split`` (None: every image)."""
+    dataset = create('EvalDataset')()
+    dataset.split = split
+    dataset.check_or_download_dataset()
+    dataset.parse_dataset()
+    return dataset
 
 
 PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
@@ -94,11 +104,8 @@ def pseudo_boxes(cfg, output_dir=None):
     ``CAMPseudoBoxGenerator`` section.
     """
     options = dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
-    model, classes = _trained_model(cfg)
-    dataset = create('EvalDataset')()
-    dataset.split = options['split']
-    dataset.check_or_download_dataset()
-    dataset.parse_dataset()
+    model, classes = trained_model(cfg)
+    dataset = dataset_split(options['split'])
     output_dir = output_dir or os.path.join(cfg.save_dir, cfg.filename,
                                             f'pseudo_{options["split"] or "all"}')
     return generate_pseudo_boxes(
@@ -106,4 +113,4 @@ def pseudo_boxes(cfg, output_dir=None):
         method=options['method'], target_layer=options['target_layer'],
         flips=options['flips'], scales=options['scales'],
         use_image_labels=options['use_image_labels'], num_review=options['num_review'],
-        info={'config': cfg.filename, 'few_boxes_used': 0})
+        info={'config': cfg.filename})

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 
 import numpy as np
 import paddle
@@ -42,32 +43,62 @@ def _prepare_parts(output_dir, settings):
     return parts
 
 
+def cam_batches(cam_method, transforms, records, batch_size):
+    """Run a CAM method over dataset records batch by batch.
+
+    Yields:
+        tuple: ``(records, samples, CAMResult, seconds)`` per batch; ``samples`` are the
+        transformed records (``im_shape``, ``h``, ``w`` locate each image in the input)
+        and ``seconds`` is the time of the CAM call alone.
+    """
+    for start in range(0, len(records), batch_size):
+        batch = records[start:start + batch_size]
+        samples = [transforms(dict(r)) for r in batch]
+        image = paddle.to_tensor(np.stack([s['image'] for s in samples]))
+        tic = time.perf_counter()
+        result = cam_method(image)
+        yield batch, samples, result, time.perf_counter() - tic
+
+
+def boxes_for_image(generator, maps, scores, sample, class_ids, classes):
+    """Align the maps of ``class_ids`` with the original image and box them.
+
+    Returns:
+        tuple[np.ndarray, list[dict]]: aligned maps float32 ``[K, h, w]`` and the
+        generator's boxes.
+    """
+    if not class_ids:
+        return np.zeros((0, int(sample['h']), int(sample['w'])), np.float32), []
+    aligned = align_to_original(maps[class_ids], sample['im_shape'], (sample['h'], sample['w']))
+    return aligned, generator(aligned, scores[class_ids], [classes[i] for i in class_ids])
+
+
+def labelled_classes(record):
+    """Indices of the classes in a record's image label."""
+    return [i for i, on in enumerate(record['img_label']) if on > 0.5]
+
+
 def _chunk_records(cam_method, transforms, generator, records, classes, score_threshold,
                    use_image_labels, batch_size, review_files, output_dir):
     """Pseudo-box records of some dataset records (see :func:`generate_pseudo_boxes`);
     images in ``review_files`` also get a review picture."""
     out = []
-    for start in range(0, len(records), batch_size):
-        batch = records[start:start + batch_size]
-        samples = [transforms(dict(r)) for r in batch]
-        image = paddle.to_tensor(np.stack([s['image'] for s in samples]))
-        result = cam_method(image)
+    for batch, samples, result, _ in cam_batches(cam_method, transforms, records, batch_size):
         for record, sample, maps, scores in zip(batch, samples, result.maps, result.scores):
-            labelled = [i for i, on in enumerate(record['img_label']) if on > 0.5]
+            labelled = labelled_classes(record)
             wanted = labelled if use_image_labels else \
                 [i for i, s in enumerate(scores) if s >= score_threshold]
-            aligned = align_to_original(maps[wanted], sample['im_shape'],
-                                        (sample['h'], sample['w'])) if wanted else []
-            boxes = generator(aligned, scores[wanted], [classes[i] for i in wanted])
-            result = {'file': record['im_file'], 'height': int(sample['h']),
-                      'width': int(sample['w']),
-                      'image_labels': [classes[i] for i in labelled],
-                      'class_scores': {c: float(s) for c, s in zip(classes, scores)},
-                      'boxes': boxes}
+            aligned, boxes = boxes_for_image(generator, maps, scores, sample, wanted, classes)
+            result_record = {'file': record['im_file'], 'height': int(sample['h']),
+                             'width': int(sample['w']),
+                             'image_labels': [classes[i] for i in labelled],
+                             'class_scores': {c: float(s) for c, s in zip(classes, scores)},
+                             'boxes': boxes}
             if record['im_file'] in review_files:
-                picture = render_review(record['im_file'], aligned, wanted, result, classes)
-                result['review'] = save_review(output_dir, picture, record['im_file'])
-            out.append(result)
+                picture = render_review(record['im_file'], aligned, wanted, result_record,
+                                        classes)
+                result_record['review'] = save_review(output_dir, picture, record['im_file'])
+            out.append(result_record)
     return out
 
 
@@ -139,7 +170,8 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
             bar.update(len(chunk))
     image_root = os.path.commonpath([os.path.dirname(r['im_file']) for r in records])
     coco = to_coco(results, classes, image_root,
-                   dict(info or {}, image_root=os.path.abspath(image_root), **settings))
+                   dict(info or {}, image_root=os.path.abspath(image_root), few_boxes_used=0,
+                        **settings))
     path = os.path.join(output_dir, 'pseudo_boxes.json')
     write_json_atomic(path, coco)
     gallery = write_review_gallery(

@@ -1,0 +1,171 @@
+"""Benchmark of stage 2 on a test split: CAM maps and pseudo boxes against the truth.
+
+Ground truth (boxes, masks) is read here for MEASURING only; every threshold used to
+make boxes comes from the config (a rule), never from these boxes.
+"""
+import datetime
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import paddle
+from ppdet.data.reader import Compose
+
+from ..cam import build_cam
+from ..data.ground_truth import load_ground_truth
+from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
+from ..metrics.localization import box_acc_at, coco_box_map, corloc, max_box_acc_v2, pxap
+from ..visualization.heatmap import normalise_map
+from .report import git_commit, machine_summary, write_section
+
+
+def _combined_heat(aligned):
+    """One map per image: the max over its labelled classes' normalised maps ``[h, w]``."""
+    return np.max([normalise_map(m) for m in aligned], axis=0)
+
+
+def plain_inference_seconds(model, transforms, records, batch_size):
+    """Seconds of the model's forward pass alone over ``records`` (batched, no grad)."""
+    total = 0.0
+    for start in range(0, len(records), batch_size):
+        batch = [transforms(dict(r)) for r in records[start:start + batch_size]]
+        image = paddle.to_tensor(np.stack([s['image'] for s in batch]))
+        tic = time.perf_counter()
+        with paddle.no_grad():
+            model({'image': image})['scores'].numpy()
+        total += time.perf_counter() - tic
+    return total
+
+
+def collect(cam_method, generator, transforms, records, classes, batch_size, image_root):
+    """Maps and boxes for every record, with the time spent making them.
+
+    Returns:
+        dict: ``files``, ``labels`` (class-name tuples), ``heat`` (combined normalised
+        map per defective image, None for good ones), ``boxes`` (generator output
+        per image) and ``seconds`` (CAM + alignment + boxes).
+    """
+    out = {'files': [], 'labels': [], 'heat': [], 'boxes': [], 'seconds': 0.0}
+    for batch, samples, result, cam_seconds in cam_batches(cam_method, transforms, records,
+                                                          batch_size):
+        tic = time.perf_counter()
+        for record, sample, maps, scores in zip(batch, samples, result.maps, result.scores):
+            wanted = labelled_classes(record)
+            aligned, boxes = boxes_for_image(generator, maps, scores, sample, wanted, classes)
+            out['files'].append(os.path.relpath(record['im_file'], image_root))
+            out['labels'].append(tuple(classes[i] for i in wanted))
+            out['heat'].append(_combined_heat(aligned) if wanted else None)
+            out['boxes'].append(boxes)
+        out['seconds'] += cam_seconds + time.perf_counter() - tic
+    return out
+
+
+def _box_metrics(run, truth, classes, all_contours, rule_threshold):
+    """Localisation metrics of one collected run on the images that have box truth."""
+    keep = [i for i, f in enumerate(run['files'])
+            if run['heat'][i] is not None and truth[f].loc_gt and len(truth[f].boxes)]
+    heat = [run['heat'][i] for i in keep]
+    gt = [truth[run['files'][i]].boxes for i in keep]
+    masks = [truth[run['files'][i]].mask() for i in keep]
+    with_mask = [j for j, m in enumerate(masks) if m is not None]
+    predictions = [dict(b, file=f) for f, boxes in zip(run['files'], run['boxes']) for b in boxes]
+    mine = coco_box_map(predictions, truth, classes)
+    agnostic = coco_box_map(predictions, truth, classes, class_agnostic=True)
+    pred_by_class = [{c: (np.array([b['box'] for b in boxes if b['class'] == c]).reshape(-1, 4),
+                          np.array([b['score'] for b in boxes if b['class'] == c]))
+                      for c in run['labels'][i]} for i, boxes in enumerate(run['boxes'])]
+    gt_by_class = [{c: truth[f].boxes[np.array(truth[f].labels) == c] for c in run['labels'][i]}
+                   if truth[f].loc_gt else {} for i, f in enumerate(run['files'])]
+    results = {
+        'images': len(keep),
+        'maxboxacc_v2': max_box_acc_v2(heat, gt, all_contours=all_contours),
+        'box_acc_at_rule': box_acc_at(heat, gt, rule_threshold, all_contours=all_contours),
+        'pxap': pxap([heat[j] for j in with_mask], [masks[j] for j in with_mask])['pxap']
+        if with_mask else None,
+        'map50': mine['map50'], 'map50_95': mine['map50_95'], 'per_class_ap50': mine['per_class_ap50'],
+        'agnostic_map50': agnostic['map50'],
+        'corloc': corloc(pred_by_class, gt_by_class)['corloc'],
+        'per_class': {}}
+    for c in classes:
+        idx = [j for j, i in enumerate(keep) if c in run['labels'][i]]
+        if idx:
+            results['per_class'][c] = {
+                'images': len(idx),
+                'maxboxacc_v2': max_box_acc_v2([heat[j] for j in idx], [gt[j] for j in idx],
+                                               all_contours=all_contours)['maxboxacc_v2'],
+                'pxap': pxap([heat[j] for j in idx if masks[j] is not None],
+                             [masks[j] for j in idx if masks[j] is not None])['pxap']
+                if any(masks[j] is not None for j in idx) else None}
+    return results
+
+
+def benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, methods, label,
+                           results_dir, repo_dir):
+    """Measure each CAM method of ``methods`` on ``dataset`` and save one JSON per method
+    in ``results_dir`` (named ``<label>__<method>.json``); returns the results."""
+    transforms = Compose(cfg.EvalReader['sample_transforms'])
+    batch_size = cfg.EvalReader.get('batch_size', 8)
+    records = dataset.roidbs
+    image_root = os.path.join(dataset.dataset_dir, dataset.image_dir)
+    truth = load_ground_truth(dataset.dataset_dir)
+    if truth is None:
+        raise FileNotFoundError(f'{dataset.dataset_dir}: no annotations.json to measure against')
+    plain = plain_inference_seconds(model, transforms, records, batch_size)
+    rule = generator.threshold if generator.threshold_mode == 'relative' else None
+    out = {}
+    for method in methods:
+        run = collect(build_cam(method, model), generator, transforms, records, classes,
+                      batch_size, image_root)
+        metrics = _box_metrics(run, truth, classes, generator.all_contours,
+                               rule if rule is not None else 0.5)
+        metrics.update({'label': label, 'method': method, 'config': cfg.filename,
+                        'weights': cfg.weights, 'split': dataset.split,
+                        'generator': vars(generator), 'num_images': len(records),
+                        'images_per_second': len(records) / run['seconds'],
+                        'plain_images_per_second': len(records) / plain,
+                        'few_boxes_used': 0, 'command': 'python ' + ' '.join(sys.argv),
+                        'commit': git_commit(repo_dir)})
+        os.makedirs(results_dir, exist_ok=True)
+        with open(os.path.join(results_dir, f'{label}__{method}.json'), 'w') as f:
+            json.dump(metrics, f, indent=1)
+        out[method] = metrics
+    return out
+
+
+def _num(v, scale=1.0, digits=1):
+    return 'n/a' if v is None else f'{v * scale:.{digits}f}'
+
+
+def render_section(results_dir, doc_path, key, title, notes):
+    """Rewrite the ``key`` section of ``doc_path`` from every JSON in ``results_dir``."""
+    runs = [json.load(open(os.path.join(results_dir, n))) for n in sorted(os.listdir(results_dir))
+            if n.endswith('.json')]
+    classes = sorted({c for r in runs for c in r['per_class']})
+    lines = [f'- machine: {machine_summary()}',
+             f'- rendered: {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}; each run\'s '
+             'command and commit are listed under the tables'] + notes + [
+        '',
+        '| run | CAM method | MaxBoxAccV2 | BoxAcc at the rule threshold | PxAP | pseudo-box mAP@0.5 '
+        '| mAP@[.5:.95] | class-agnostic AP50 | CorLoc | maps+boxes img/s | plain inference img/s |',
+        '|---|---|---|---|---|---|---|---|---|---|---|']
+    for r in runs:
+        lines.append(
+            f"| {r['label']} | {r['method']} | {_num(r['maxboxacc_v2']['maxboxacc_v2'])} | "
+            f"{_num(r['box_acc_at_rule']['box_acc'])} (thr {r['box_acc_at_rule']['threshold']}) | "
+            f"{_num(r['pxap'], 1, 3)} | {_num(r['map50'], 1, 3)} | {_num(r['map50_95'], 1, 3)} | "
+            f"{_num(r['agnostic_map50'], 1, 3)} | {_num(r['corloc'], 1, 3)} | "
+            f"{r['images_per_second']:.1f} | {r['plain_images_per_second']:.1f} |")
+    lines += ['', 'Per class (MaxBoxAccV2 / PxAP / pseudo-box AP50):', '',
+              '| run | method | ' + ' | '.join(classes) + ' |',
+              '|---|---|' + '---|' * len(classes)]
+    for r in runs:
+        cells = [f"{_num(r['per_class'].get(c, {}).get('maxboxacc_v2'))} / "
+                 f"{_num(r['per_class'].get(c, {}).get('pxap'), 1, 2)} / "
+                 f"{_num(r['per_class_ap50'].get(c), 1, 2)}" for c in classes]
+        lines.append(f"| {r['label']} | {r['method']} | " + ' | '.join(cells) + ' |')
+    lines += ['', 'Runs:', '']
+    lines += [f"- {r['label']} / {r['method']}: `{r['command']}` at `{r['commit']}`, "
+              f"generator {r['generator']}" for r in runs]
+    write_section(doc_path, key, title, lines)
