@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (if needed) and run the main job on the built-in synthetic demo:
 # make the dataset, train the image-level CAM classifier, evaluate it on the test
-# split, draw heat maps, export the model. Outputs land in output/ and output_inference/.
+# split, draw heat maps, turn the heat maps into pseudo boxes (with a review page),
+# export the model. Outputs land in output/ and output_inference/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
@@ -15,9 +16,12 @@ WEIGHTS=output/cam_demo/best_model
     --output_json output/cam_demo/test_metrics.json
 "$PY" tools/infer.py -c "$CFG" -o weights="$WEIGHTS" --infer_dir demo_data/synthetic/images \
     --output_dir output/cam_demo/heatmaps
+"$PY" tools/gen_pseudo_boxes.py -c "$CFG" -o weights="$WEIGHTS" PseudoBoxes.split=null
 "$PY" tools/export_model.py -c "$CFG" -o weights="$WEIGHTS" --output_dir output_inference
 echo
 echo "demo finished:"
 echo "  test-split metrics   output/cam_demo/test_metrics.json"
 echo "  heat maps            output/cam_demo/heatmaps/*_cam.png (verdicts in results.json)"
+echo "  pseudo boxes         output/cam_demo/pseudo_all/pseudo_boxes.json"
+echo "  review page          output/cam_demo/pseudo_all/review/index.html"
 echo "  exported model       output_inference/cam_demo/"

@@ -82,3 +82,19 @@ def test_a_wrong_num_classes_is_a_clear_error(trained):
                             cwd=workdir, capture_output=True, text=True)
     assert result.returncode != 0
     assert 'num_classes: 7' in result.stderr and "['crack', 'scratch', 'spot']" in result.stderr
+
+
+def test_gen_pseudo_boxes_tool_with_and_without_few_boxes(trained):
+    workdir, data = trained
+    run_tool('gen_pseudo_boxes.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model',
+             *data, 'PseudoBoxes.split=train', '--output_dir', 'pseudo', cwd=workdir)
+    coco = json.load(open(os.path.join(workdir, 'pseudo', 'pseudo_boxes.json')))
+    assert coco['info']['few_boxes_used'] == 0 and coco['info']['generator']['threshold_mode'] == 'relative'
+    assert os.path.isfile(os.path.join(workdir, 'pseudo', 'review', 'index.html'))
+    log = run_tool('gen_pseudo_boxes.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model',
+                   *data, 'PseudoBoxes.split=train', 'PseudoBoxes.few_boxes=1',
+                   'PseudoBoxes.method=gradcam', '--output_dir', 'pseudo_few', cwd=workdir)
+    info = json.load(open(os.path.join(workdir, 'pseudo_few', 'pseudo_boxes.json')))['info']
+    assert 1 <= info['few_boxes_used'] <= 3 and info['method'] == 'gradcam'
+    assert info['generator']['threshold_mode'] == 'per_class'
+    assert 'few-boxes mode' in log

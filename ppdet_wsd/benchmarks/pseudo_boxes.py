@@ -63,7 +63,8 @@ def collect(cam_method, generator, transforms, records, classes, batch_size, ima
 
 
 def _box_metrics(run, truth, classes, all_contours, rule_threshold):
-    """Localisation metrics of one collected run on the images that have box truth."""
+    """Localisation metrics of one collected run on the images that have box truth;
+    BoxAcc at ``rule_threshold`` when the run used one relative threshold (else None)."""
     keep = [i for i, f in enumerate(run['files'])
             if run['heat'][i] is not None and truth[f].loc_gt and len(truth[f].boxes)]
     heat = [run['heat'][i] for i in keep]
@@ -81,7 +82,8 @@ def _box_metrics(run, truth, classes, all_contours, rule_threshold):
     results = {
         'images': len(keep),
         'maxboxacc_v2': max_box_acc_v2(heat, gt, all_contours=all_contours),
-        'box_acc_at_rule': box_acc_at(heat, gt, rule_threshold, all_contours=all_contours),
+        'box_acc_at_rule': box_acc_at(heat, gt, rule_threshold, all_contours=all_contours)
+        if rule_threshold is not None else None,
         'pxap': pxap([heat[j] for j in with_mask], [masks[j] for j in with_mask])['pxap']
         if with_mask else None,
         'map50': mine['map50'], 'map50_95': mine['map50_95'], 'per_class_ap50': mine['per_class_ap50'],
@@ -102,13 +104,15 @@ def _box_metrics(run, truth, classes, all_contours, rule_threshold):
 
 
 def benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, methods, label,
-                           results_dir, repo_dir):
+                           results_dir, repo_dir, few_boxes_used=0):
     """Measure each CAM method of ``methods`` on ``dataset`` and save one JSON per method
-    in ``results_dir`` (named ``<label>__<method>.json``); returns the results."""
+    in ``results_dir`` (named ``<label>__<method>.json``); returns the results.
+    ``few_boxes_used`` is recorded with them (0 unless the generator's thresholds were
+    chosen in the few-boxes mode)."""
     transforms = Compose(cfg.EvalReader['sample_transforms'])
     batch_size = cfg.EvalReader.get('batch_size', 8)
     records = dataset.roidbs
-    image_root = os.path.join(dataset.dataset_dir, dataset.image_dir)
+    image_root = dataset.image_root
     truth = load_ground_truth(dataset.dataset_dir)
     if truth is None:
         raise FileNotFoundError(f'{dataset.dataset_dir}: no annotations.json to measure against')
@@ -118,14 +122,13 @@ def benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, methods, lab
     for method in methods:
         run = collect(build_cam(method, model), generator, transforms, records, classes,
                       batch_size, image_root)
-        metrics = _box_metrics(run, truth, classes, generator.all_contours,
-                               rule if rule is not None else 0.5)
+        metrics = _box_metrics(run, truth, classes, generator.all_contours, rule)
         metrics.update({'label': label, 'method': method, 'config': cfg.filename,
                         'weights': cfg.weights, 'split': dataset.split,
                         'generator': vars(generator), 'num_images': len(records),
                         'images_per_second': len(records) / run['seconds'],
                         'plain_images_per_second': len(records) / plain,
-                        'few_boxes_used': 0, 'command': 'python ' + ' '.join(sys.argv),
+                        'few_boxes_used': few_boxes_used, 'command': 'python ' + ' '.join(sys.argv),
                         'commit': git_commit(repo_dir)})
         os.makedirs(results_dir, exist_ok=True)
         with open(os.path.join(results_dir, f'{label}__{method}.json'), 'w') as f:
@@ -138,6 +141,11 @@ def _num(v, scale=1.0, digits=1):
     return 'n/a' if v is None else f'{v * scale:.{digits}f}'
 
 
+def _rule_cell(box_acc):
+    """``BoxAcc (thr t)``, or n/a for runs without one relative threshold."""
+    return 'n/a' if box_acc is None else f"{box_acc['box_acc']:.1f} (thr {box_acc['threshold']})"
+
+
 def render_section(results_dir, doc_path, key, title, notes):
     """Rewrite the ``key`` section of ``doc_path`` from every JSON in ``results_dir``."""
     runs = [json.load(open(os.path.join(results_dir, n))) for n in sorted(os.listdir(results_dir))
@@ -147,13 +155,14 @@ def render_section(results_dir, doc_path, key, title, notes):
              f'- rendered: {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}; each run\'s '
              'command and commit are listed under the tables'] + notes + [
         '',
-        '| run | CAM method | MaxBoxAccV2 | BoxAcc at the rule threshold | PxAP | pseudo-box mAP@0.5 '
+        '| run | CAM method | boxed images used | MaxBoxAccV2 | BoxAcc at the rule threshold | PxAP | pseudo-box mAP@0.5 '
         '| mAP@[.5:.95] | class-agnostic AP50 | CorLoc | maps+boxes img/s | plain inference img/s |',
-        '|---|---|---|---|---|---|---|---|---|---|---|']
+        '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for r in runs:
         lines.append(
-            f"| {r['label']} | {r['method']} | {_num(r['maxboxacc_v2']['maxboxacc_v2'])} | "
-            f"{_num(r['box_acc_at_rule']['box_acc'])} (thr {r['box_acc_at_rule']['threshold']}) | "
+            f"| {r['label']} | {r['method']} | {r['few_boxes_used']} | "
+            f"{_num(r['maxboxacc_v2']['maxboxacc_v2'])} | "
+            f"{_rule_cell(r['box_acc_at_rule'])} | "
             f"{_num(r['pxap'], 1, 3)} | {_num(r['map50'], 1, 3)} | {_num(r['map50_95'], 1, 3)} | "
             f"{_num(r['agnostic_map50'], 1, 3)} | {_num(r['corloc'], 1, 3)} | "
             f"{r['images_per_second']:.1f} | {r['plain_images_per_second']:.1f} |")

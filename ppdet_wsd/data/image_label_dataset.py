@@ -36,6 +36,9 @@ class ImageLabelDataSet(DetDataset):
         seed (int): seed of any split made here.
         check_images (bool): decode every image once while parsing; unreadable or
             missing images are skipped with a warning and counted in ``skipped``.
+
+    After ``parse_dataset``: ``classes``, ``roidbs``, ``skipped`` and ``image_root``
+    (the folder that ``labels.csv`` paths are relative to).
     """
 
     def __init__(self, dataset_dir=None, split='train', classes=None,
@@ -56,6 +59,7 @@ class ImageLabelDataSet(DetDataset):
         self.check_images = check_images
         self.skipped = []
         self.roidbs = None
+        self.image_root = None
 
     def check_or_download_dataset(self):
         """Never download: fail clearly when the folder is missing."""
@@ -66,7 +70,7 @@ class ImageLabelDataSet(DetDataset):
         """Build ``self.roidbs`` (see class docstring); idempotent."""
         if self.roidbs is not None:
             return
-        images, image_root = load_labeled_images(
+        images, self.image_root = load_labeled_images(
             self.dataset_dir, self.image_dir, self.label_file, self.split_file,
             self.val_fraction, self.test_fraction, self.seed)
         self.classes = self._checked_classes(images)
@@ -77,7 +81,7 @@ class ImageLabelDataSet(DetDataset):
         records = []
         for im_id, image in enumerate(tqdm(chosen, desc=f'reading {self.split or "all"} images',
                                            disable=not self.check_images, leave=False)):
-            record = self._record(os.path.join(image_root, image.file), im_id,
+            record = self._record(os.path.join(self.image_root, image.file), im_id,
                                   image.labels, index)
             if record is not None:
                 records.append(record)

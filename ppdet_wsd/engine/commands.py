@@ -4,10 +4,13 @@ import os
 import time
 
 from ppdet.core.workspace import create
+from ppdet.data.reader import Compose
 from ppdet.engine import init_parallel_env
 from ppdet.utils.logger import setup_logger
 
+from ..cam import build_cam
 from ..deploy.export import export_classifier
+from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
 from ..utils.atomic import write_json_atomic
 from .config import resolve_classes
 from .infer import classify_images, list_images
@@ -91,7 +94,33 @@ def dataset_split(split):
 
 
 PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
-                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48}
+                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48, 'few_boxes': 0}
+
+
+def pseudo_options(cfg):
+    """The ``PseudoBoxes`` config section with defaults filled in."""
+    return dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
+
+
+def apply_few_boxes(generator, model, cfg, classes, options):
+    """The explicit few-boxes mode (``PseudoBoxes.few_boxes: N > 0``): switch
+    ``generator`` to per-class thresholds chosen on at most N boxed **val** images per
+    class (:mod:`ppdet_wsd.pseudo.few_boxes`). Returns how many boxed images were used
+    (0 when the mode is off: then no ground truth is read)."""
+    per_class = int(options['few_boxes'] or 0)
+    if per_class <= 0:
+        return 0
+    val = dataset_split('val')
+    records = attach_truth(val.roidbs, val.dataset_dir, val.image_root)
+    cam_method = build_cam(options['method'], model, target_layer=options['target_layer'],
+                           flips=options['flips'], scales=options['scales'])
+    thresholds, used = choose_class_thresholds(
+        cam_method, Compose(cfg.EvalReader['sample_transforms']), records, classes, per_class,
+        generator.all_contours)
+    generator.threshold_mode, generator.class_thresholds = 'per_class', thresholds
+    logger.info(f'few-boxes mode: thresholds {thresholds} chosen on {used} boxed val images '
+                f'(at most {per_class} per class)')
+    return used
 
 
 def pseudo_boxes(cfg, output_dir=None):
@@ -100,17 +129,20 @@ def pseudo_boxes(cfg, output_dir=None):
 
     ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
     for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
-    ``flips``, ``scales``, ``use_image_labels``, ``num_review``; the box rules are the
+    ``flips``, ``scales``, ``use_image_labels``, ``num_review``, ``few_boxes`` (N boxed
+    val images per class for per-class thresholds; 0 = off); the box rules are the
     ``CAMPseudoBoxGenerator`` section.
     """
-    options = dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
+    options = pseudo_options(cfg)
     model, classes = trained_model(cfg)
+    generator = create('CAMPseudoBoxGenerator')
+    used = apply_few_boxes(generator, model, cfg, classes, options)
     dataset = dataset_split(options['split'])
     output_dir = output_dir or os.path.join(cfg.save_dir, cfg.filename,
                                             f'pseudo_{options["split"] or "all"}')
     return generate_pseudo_boxes(
-        model, cfg, dataset, classes, create('CAMPseudoBoxGenerator'), output_dir,
+        model, cfg, dataset, classes, generator, output_dir,
         method=options['method'], target_layer=options['target_layer'],
         flips=options['flips'], scales=options['scales'],
         use_image_labels=options['use_image_labels'], num_review=options['num_review'],
-        info={'config': cfg.filename})
+        few_boxes_used=used, info={'config': cfg.filename})

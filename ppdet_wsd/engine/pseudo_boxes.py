@@ -124,7 +124,8 @@ def to_coco(results, classes, image_root, info):
 
 def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
                           method='cam', target_layer=None, flips=False, scales=(1.0,),
-                          use_image_labels=True, chunk_size=64, num_review=48, info=None):
+                          use_image_labels=True, chunk_size=64, num_review=48,
+                          few_boxes_used=0, info=None):
     """Pseudo boxes for every image of ``dataset``; returns the path of ``pseudo_boxes.json``.
 
     Args:
@@ -141,11 +142,14 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
         chunk_size (int): images per resumable part.
         num_review (int): images (label-balanced) drawn into ``review/`` with a gallery
             ``review/index.html``.
+        few_boxes_used (int): boxed val images the generator's thresholds were chosen
+            on (0 unless the few-boxes mode is on); stored in the json.
         info (dict): provenance stored under ``info`` in the json.
     """
     settings = {'weights': cfg.get('weights'), 'method': method, 'target_layer': target_layer,
                 'flips': flips, 'scales': list(scales), 'generator': vars(generator),
-                'use_image_labels': use_image_labels, 'num_review': num_review}
+                'use_image_labels': use_image_labels, 'num_review': num_review,
+                'few_boxes_used': few_boxes_used}
     records = dataset.roidbs
     parts = _prepare_parts(output_dir, dict(settings, chunk_size=chunk_size,
                                             files=[r['im_file'] for r in records]))
@@ -168,10 +172,8 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
                 write_json_atomic(part, chunk)
             results += chunk
             bar.update(len(chunk))
-    image_root = os.path.commonpath([os.path.dirname(r['im_file']) for r in records])
-    coco = to_coco(results, classes, image_root,
-                   dict(info or {}, image_root=os.path.abspath(image_root), few_boxes_used=0,
-                        **settings))
+    coco = to_coco(results, classes, dataset.image_root,
+                   dict(info or {}, image_root=os.path.abspath(dataset.image_root), **settings))
     path = os.path.join(output_dir, 'pseudo_boxes.json')
     write_json_atomic(path, coco)
     gallery = write_review_gallery(

@@ -89,9 +89,9 @@ def box_acc_table(heatmaps, gt_boxes, cam_thresholds=CAM_THRESHOLDS,
     """BoxAcc for every (CAM threshold, IoU threshold) pair.
 
     An image is correct at ``(thr, delta)`` when any box of a contour of
-    ``heat >= thr`` has IoU >= ``delta`` with any of its gt boxes. Foreground is
-    ``>=`` (as in :func:`~ppdet_wsd.pseudo.contours.boxes_from_heatmap`; Choe et al.
-    use ``>``), so ``thr = 0`` boxes the whole image.
+    ``heat > thr`` has IoU >= ``delta`` with any of its gt boxes (foreground is strictly
+    above the threshold, as in Choe et al. and
+    :func:`~ppdet_wsd.pseudo.contours.boxes_from_heatmap`).
 
     Args:
         heatmaps (list[np.ndarray]): float ``[H_i, W_i]`` in [0, 1], one per image,
