@@ -114,3 +114,17 @@ def test_yaml_names_the_parts(tmp_path):
     model = create(cfg.architecture)
     assert isinstance(model, CAMClassifier)
     assert model.head.class_conv.weight.shape == [4, 112 + 1280, 1, 1]
+
+
+def test_fine_tuning_the_last_stages_trains_only_them():
+    from ppdet_wsd.backbones.efficientnet_lite import EfficientNetLite
+    backbone = EfficientNetLite(pretrained=None, return_idx=[4, 7], frozen_stages=6)
+    model = CAMClassifier(backbone, CAMHead(num_classes=2, in_channels=112 + 1280),
+                          freeze_backbone=False)
+    assert model.cache is None, 'no cache when the backbone trains'
+    model.train()
+    batch = {'image': paddle.rand([2, 3, 64, 64]), 'img_label': paddle.to_tensor([[1., 0.], [0., 1.]])}
+    model(batch)['loss'].backward()
+    assert backbone.stages[4][0].parameters()[0].grad is None   # frozen (stem + stages 0..5)
+    assert backbone.stages[6][0].parameters()[0].grad is not None  # stage 6 trains
+    assert backbone.head.parameters()[0].grad is not None

@@ -36,11 +36,13 @@ def test_train_writes_checkpoints_and_best_model(trained):
     assert not [f for f in files if f.startswith('.tmp')]
 
 
-def test_resume_continues_from_a_checkpoint(trained):
+def test_resume_continues_from_a_checkpoint_and_writes_curves(trained):
     workdir, data = trained
-    log = run_tool('train.py', '-c', CONFIG, '-r', 'output/cam_demo/0', '-o', 'epoch=2', *data,
-                   cwd=workdir)
+    log = run_tool('train.py', '-c', CONFIG, '-r', 'output/cam_demo/0', '--eval', '--use_vdl',
+                   '--vdl_log_dir', 'vdl', '-o', 'epoch=2', 'snapshot_epoch=1', *data, cwd=workdir)
     assert 'Epoch: [1]' in log and 'Epoch: [0]' not in log
+    curves = os.listdir(os.path.join(workdir, 'vdl'))
+    assert curves and all(os.path.getsize(os.path.join(workdir, 'vdl', f)) > 0 for f in curves)
 
 
 def test_eval_on_test_split_writes_metrics(trained, tiny_dataset):

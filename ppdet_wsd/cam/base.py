@@ -1,5 +1,5 @@
 """What every CAM method shares: the call signature, eval mode, target-layer hooks, and the
-final ReLU + bilinear upsampling to the input size.
+final ReLU (where the method has one) + bilinear upsampling to the input size.
 
 A gradient method subclasses :class:`GradientCAM` and overrides only
 :meth:`GradientCAM.combine` (activation and gradient -> map); a method without gradients
@@ -23,8 +23,10 @@ class CAMResult(namedtuple('CAMResult', ['maps', 'scores', 'classes'])):
     """Output of every CAM method.
 
     Attributes:
-        maps (np.ndarray): float32 ``[B, K, H, W]``, >= 0 (ReLU applied), not normalised, at the
-            input resolution.
+        maps (np.ndarray): float32 ``[B, K, H, W]`` at the input resolution, not normalised;
+            >= 0 for the gradient methods (ReLU, as they are defined); plain CAM returns the
+            raw class map (Zhou et al.), which may be negative. Consumers min-max normalise
+            (``ppdet_wsd.visualization.heatmap.normalise_map``).
         scores (np.ndarray): float32 ``[B, C]`` in [0, 1], sigmoid of the image logits.
         classes (list[int]): the K class indices along axis 1 of ``maps``.
     """
@@ -96,6 +98,8 @@ class BaseCAM:
         model (nn.Layer): the classifier to explain.
     """
 
+    rectify = True  # apply the ReLU of the method's definition
+
     def __init__(self, model):
         self.model = model
 
@@ -106,15 +110,15 @@ class BaseCAM:
             image (paddle.Tensor): float32 ``[B, 3, H, W]``, preprocessed as the model expects.
             classes (list[int] | None): class indices explained in every image; None = all C.
         Returns:
-            CAMResult: ``maps`` float32 ``[B, K, H, W]`` >= 0, ``scores`` float32 ``[B, C]``,
-            ``classes`` (K indices).
+            CAMResult: ``maps`` float32 ``[B, K, H, W]`` (>= 0 when ``rectify``),
+            ``scores`` float32 ``[B, C]``, ``classes`` (K indices).
         """
         if len(image.shape) != 4:
             raise ValueError(f'image must be [B, 3, H, W], got shape {list(image.shape)}')
         with eval_mode(self.model):
             maps, scores, classes = self.class_maps(image, classes)
-        maps = F.interpolate(F.relu(maps), size=list(image.shape[2:]), mode='bilinear',
-                             align_corners=False)
+        maps = F.interpolate(F.relu(maps) if self.rectify else maps,
+                             size=list(image.shape[2:]), mode='bilinear', align_corners=False)
         return CAMResult(maps.numpy().astype('float32'), scores.numpy().astype('float32'), classes)
 
     def class_maps(self, image, classes):

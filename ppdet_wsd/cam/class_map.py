@@ -7,7 +7,8 @@ from .base import BaseCAM, check_classes
 
 class ClassMapCAM(BaseCAM):
     """The class maps a :class:`CAMClassifier` computes anyway: its head's 1x1 class-conv output
-    (bias included) at the finest backbone stride. One forward pass without gradients through
+    (bias included) at the finest backbone stride, raw (no ReLU: CAM has none, and a map
+    that is negative everywhere still ranks locations). One forward pass without gradients through
     the model's own forward, so the frozen-feature cache is used when it is on.
 
     Args:
@@ -24,6 +25,8 @@ class ClassMapCAM(BaseCAM):
             raise ValueError('ClassMapCAM reads the class maps of the head; it takes no '
                              'target_layer')
         super().__init__(model)
+
+    rectify = False
 
     def class_maps(self, image, classes):
         with paddle.no_grad():

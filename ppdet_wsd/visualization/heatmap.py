@@ -4,16 +4,22 @@ import numpy as np
 
 
 def normalise_map(cam):
-    """Scale a class map to [0, 1]: negatives -> 0, the maximum -> 1.
+    """Min-max scale a class map to [0, 1] (as Choe et al.'s WSOL evaluation does).
+
+    A raw CAM may be negative everywhere (a class the classifier doubts); min-max
+    keeps where it is *least* negative, so every labelled image still gets a map.
 
     Args:
         cam (np.ndarray): float ``[h, w]``, any range.
     Returns:
-        np.ndarray: float32 ``[h, w]`` in [0, 1] (all zero if ``cam`` has no positive value).
+        np.ndarray: float32 ``[h, w]`` in [0, 1]: minimum -> 0, maximum -> 1 (all zero
+        for a constant map).
     """
-    cam = np.maximum(np.asarray(cam, dtype=np.float32), 0.0)
-    peak = float(cam.max()) if cam.size else 0.0
-    return cam / peak if peak > 0 else np.zeros_like(cam)
+    cam = np.asarray(cam, dtype=np.float32)
+    if not cam.size:
+        return cam
+    low, span = float(cam.min()), float(cam.max() - cam.min())
+    return (cam - low) / span if span > 0 else np.zeros_like(cam)
 
 
 def resize_map(cam, height, width):
