@@ -79,6 +79,6 @@ def choose_class_thresholds(cam_method, transforms, records, classes, per_class,
         gt = [records[i]['gt'].boxes[np.array(records[i]['gt'].labels) == classes[c]]
               for i in indices]
         score = box_acc_table(heat, gt, THRESHOLDS, all_contours=all_contours).mean(axis=1)
-        thresholds[classes[c]] = float(THRESHOLDS[int(np.argmax(score))])
+        thresholds[classes[c]] = round(float(THRESHOLDS[int(np.argmax(score))]), 2)
         used.update(indices)
     return thresholds, len(used)
