@@ -6,6 +6,7 @@ make boxes comes from the config (a rule), never from these boxes.
 import datetime
 import json
 import os
+import shlex
 import sys
 import time
 
@@ -128,7 +129,7 @@ def benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, methods, lab
                         'generator': vars(generator), 'num_images': len(records),
                         'images_per_second': len(records) / run['seconds'],
                         'plain_images_per_second': len(records) / plain,
-                        'few_boxes_used': few_boxes_used, 'command': 'python ' + ' '.join(sys.argv),
+                        'few_boxes_used': few_boxes_used, 'command': 'python ' + shlex.join(sys.argv),
                         'commit': git_commit(repo_dir)})
         os.makedirs(results_dir, exist_ok=True)
         with open(os.path.join(results_dir, f'{label}__{method}.json'), 'w') as f:

@@ -3,6 +3,7 @@ import datetime
 import os
 import platform
 import re
+import shlex
 import subprocess
 import sys
 
@@ -40,7 +41,7 @@ def machine_summary():
 
 def provenance(repo_dir):
     """The header lines every benchmark section starts with."""
-    command = 'python ' + ' '.join(sys.argv)
+    command = 'python ' + shlex.join(sys.argv)
     return [f'- command: `{command}`',
             f'- commit: `{git_commit(repo_dir)}`',
             f'- machine: {machine_summary()}',

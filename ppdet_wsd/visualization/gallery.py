@@ -9,7 +9,7 @@ body{font-family:sans-serif;margin:16px;background:#f4f4f4;color:#222}
 h1{font-size:20px} h2{font-size:16px;margin-top:24px}
 .grid{display:flex;flex-wrap:wrap;gap:10px}
 .card{background:#fff;border:1px solid #ccc;padding:6px;width:300px;font-size:12px}
-.card img{width:100%;image-rendering:pixelated}
+.card img{width:100%;max-height:420px;object-fit:contain;image-rendering:pixelated}
 .meta{color:#555;word-break:break-all}
 """
 
