@@ -2,7 +2,6 @@ import os
 
 import numpy as np
 import pytest
-import ppdet.data.source
 
 from conftest import grey_image, write_image, write_labels
 from ppdet_wsd.data.image_label_dataset import ImageLabelDataSet
@@ -92,8 +91,9 @@ def test_unknown_split_name_and_missing_folder(tmp_path):
 
 
 def test_registered_where_ppdet_looks():
-    from ppdet.core.workspace import global_config
+    import ppdet.data.source
     import ppdet.data.transform
+    from ppdet.core.workspace import global_config
     assert ppdet.data.source.ImageLabelDataSet is ImageLabelDataSet
     assert 'ImageLabelDataSet' in global_config
     assert hasattr(ppdet.data.transform, 'DecodeImage')

@@ -7,6 +7,7 @@ import _bootstrap  # noqa: F401  (must come first)
 
 import argparse
 import json
+import sys
 
 from ppdet_wsd.data.synthetic import make_defect_dataset
 
