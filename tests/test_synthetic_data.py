@@ -204,3 +204,11 @@ def test_cli_writes_a_dataset(tmp_path):
     assert json.loads(summary)['num_images'] == 9
     labels, _, _ = read_dataset(output)
     assert Counter(labels.values()) == {'good': 3, 'scratch': 2, 'spot': 2, 'crack': 2}
+
+
+def test_cli_reports_bad_arguments_in_one_line(tmp_path):
+    script = os.path.join(REPO_ROOT, 'tools', 'make_demo_data.py')
+    result = subprocess.run([sys.executable, script, '--output', str(tmp_path / 'd'),
+                             '--good', '-1'], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith('error: num_per_class')
