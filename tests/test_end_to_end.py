@@ -100,3 +100,12 @@ def test_gen_pseudo_boxes_tool_with_and_without_few_boxes(trained):
     assert 1 <= info['few_boxes_used'] <= 3 and info['method'] == 'gradcam'
     assert info['generator']['threshold_mode'] == 'per_class'
     assert 'few-boxes mode' in log
+
+
+def test_a_missing_checkpoint_is_a_clear_error(trained):
+    workdir, data = trained
+    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', 'eval.py'),
+                             '-c', CONFIG, '-o', 'weights=output/cam_demo/nope', *data],
+                            cwd=workdir, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert 'checkpoint not found: output/cam_demo/nope' in result.stderr

@@ -1,4 +1,4 @@
-"""What the tools do (train, eval, infer, export), callable from Python."""
+"""What the tools do (train, eval, infer, export, pseudo boxes), callable from Python."""
 import json
 import os
 import time
@@ -44,12 +44,28 @@ def train(cfg, validate=False, resume=None):
     return trainer
 
 
+def checked_weights(cfg):
+    """``cfg.weights``, after checking that it names an existing checkpoint.
+
+    Raises:
+        FileNotFoundError: no ``weights`` given, or neither ``<weights>`` nor
+            ``<weights>.pdparams`` exists.
+    """
+    weights = cfg.get('weights')
+    if not weights:
+        raise FileNotFoundError('no checkpoint given: add -o weights=<path without .pdparams>')
+    if not (os.path.isfile(weights) or os.path.isfile(weights + '.pdparams')):
+        raise FileNotFoundError(f'checkpoint not found: {weights}(.pdparams)')
+    return weights
+
+
 def evaluate(cfg, output_json=None):
     """Evaluate ``cfg.weights`` on ``EvalDataset``; returns the metric results dict
     (and writes it to ``output_json`` when given)."""
+    weights = checked_weights(cfg)
     resolve_classes(cfg, 'EvalDataset')
     trainer = WSDTrainer(cfg, mode='eval')
-    trainer.load_weights(cfg.weights)
+    trainer.load_weights(weights)
     tic = time.time()
     trainer.evaluate()
     results = dict(trainer.last_results, seconds=time.time() - tic)
@@ -63,9 +79,10 @@ def evaluate(cfg, output_json=None):
 
 def trained_model(cfg):
     """The configured model with ``cfg.weights`` loaded, in eval mode, and the class names."""
+    weights = checked_weights(cfg)
     classes = resolve_classes(cfg, 'EvalDataset')
     trainer = WSDTrainer(cfg, mode='test')
-    trainer.load_weights(cfg.weights)
+    trainer.load_weights(weights)
     trainer.model.eval()
     return trainer.model, classes
 
