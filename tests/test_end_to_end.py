@@ -109,3 +109,14 @@ def test_a_missing_checkpoint_is_a_clear_error(trained):
                             cwd=workdir, capture_output=True, text=True)
     assert result.returncode != 0
     assert 'checkpoint not found: output/cam_demo/nope' in result.stderr
+
+
+def test_the_same_seed_trains_the_same_weights(tiny_dataset, tmp_path):
+    import paddle
+    data = [f'TrainDataset.dataset_dir={tiny_dataset}', f'EvalDataset.dataset_dir={tiny_dataset}']
+    for run in ('a', 'b'):
+        run_tool('train.py', '-c', CONFIG, '-o', 'epoch=1', 'seed=7', f'save_dir={run}', *data,
+                 cwd=str(tmp_path))
+    a, b = (paddle.load(str(tmp_path / run / 'cam_demo' / 'model_final.pdparams')) for run in 'ab')
+    assert a.keys() == b.keys()
+    assert all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)

@@ -5,7 +5,7 @@ import time
 
 from ppdet.core.workspace import create
 from ppdet.data.reader import Compose
-from ppdet.engine import init_parallel_env
+from ppdet.engine import init_parallel_env, set_random_seed
 from ppdet.utils.logger import setup_logger
 
 from ..cam import build_cam
@@ -28,10 +28,14 @@ def train(cfg, validate=False, resume=None):
         validate (bool): evaluate on ``EvalDataset`` every ``snapshot_epoch``
             epochs and keep ``best_model`` by the metric's primary key.
         resume (str | None): checkpoint (path without ``.pdparams``) to resume.
+        ``cfg.seed`` (int | None) seeds paddle, numpy and ``random`` first (head
+        initialisation, shuffling, augmentation), so a run can be repeated.
     Returns:
         WSDTrainer: the trained trainer (its ``model`` holds the final weights).
     """
     init_parallel_env()
+    if cfg.get('seed') is not None:
+        set_random_seed(cfg.seed)
     resolve_classes(cfg, 'TrainDataset')
     trainer = WSDTrainer(cfg, mode='train')
     if resume:
