@@ -151,11 +151,15 @@ def convert_checkpoint(variant='lite0', output=None):
     output = Path(output) if output else cache_dir() / f'efficientnet_{variant}_imagenet.pdparams'
     source = wheel_checkpoint(variant)
     state = torch_to_paddle(load_torch_state_dict(source), [s.repeats for s in stage_specs(variant)])
-    # A private name scope: building this reference must not shift the auto-generated
-    # parameter names of the real model, which optimizer checkpoints (resume) rely on.
+    # Building this reference must leave no trace on the run that asked for the weights:
+    # a private name scope keeps the real model's auto-generated parameter names (which
+    # optimizer checkpoints rely on for resume), and the random state is restored so a
+    # seeded run initialises its head the same whether or not it converted the weights.
+    rng_state = paddle.get_rng_state()
     with paddle.utils.unique_name.guard():
         reference = EfficientNetLite(variant, pretrained=None, return_idx=[HEAD_INDEX],
                                      with_classifier=True)
+    paddle.set_rng_state(rng_state)
     check_state_dict(state, {k: tuple(v.shape) for k, v in reference.state_dict().items()}, str(source))
     _atomic_save(state, output)
     return output
