@@ -84,10 +84,12 @@ def classify_images(model, cfg, paths, output_dir, classes, threshold=0.5,
 
 
 def _save_heatmap(path, judged, scores, cams, classes, output_dir):
-    """Save the map of the top class over the image, captioned with the verdict."""
+    """Save the map of the top class over the image, captioned with the verdict. The map
+    is scaled by the class probability, so a confident defect glows and a good image stays
+    nearly clear (a min-max map alone would look equally alarming on both)."""
     image = read_image_rgb(path)
     best = int(np.argmax(scores))
-    heat = resize_map(normalise_map(cams[best]), *image.shape[:2])
+    heat = resize_map(normalise_map(cams[best]) * float(scores[best]), *image.shape[:2])
     picture = caption(overlay_heatmap(image, heat),
                       f'{judged} | map: {classes[best]} {scores[best]:.2f}')
     stem = os.path.splitext(os.path.basename(path))[0]
