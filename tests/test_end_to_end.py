@@ -12,11 +12,23 @@ from conftest import REPO_ROOT
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
 
 
+def _run(name, args, cwd):
+    return subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', name), *args],
+                          cwd=cwd, capture_output=True, text=True)
+
+
 def run_tool(name, *args, cwd):
-    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', name), *args],
-                            cwd=cwd, capture_output=True, text=True)
+    """Run ``tools/<name>``, which must succeed; returns its stdout + stderr."""
+    result = _run(name, args, cwd)
     assert result.returncode == 0, f'{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
     return result.stdout + result.stderr
+
+
+def failing_tool(name, *args, cwd):
+    """Run ``tools/<name>``, which must fail; returns its stderr."""
+    result = _run(name, args, cwd)
+    assert result.returncode != 0, f'{name} should have failed:\n{result.stdout[-2000:]}'
+    return result.stderr
 
 
 @pytest.fixture(scope='module')
@@ -79,11 +91,8 @@ def test_infer_export_and_the_exported_model_agree(trained, tiny_dataset):
 
 def test_a_wrong_num_classes_is_a_clear_error(trained):
     workdir, data = trained
-    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', 'train.py'),
-                             '-c', CONFIG, '-o', 'num_classes=7', *data],
-                            cwd=workdir, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert 'num_classes: 7' in result.stderr and "['crack', 'scratch', 'spot']" in result.stderr
+    stderr = failing_tool('train.py', '-c', CONFIG, '-o', 'num_classes=7', *data, cwd=workdir)
+    assert 'num_classes: 7' in stderr and "['crack', 'scratch', 'spot']" in stderr
 
 
 def test_gen_pseudo_boxes_tool_with_and_without_few_boxes(trained):
@@ -104,11 +113,9 @@ def test_gen_pseudo_boxes_tool_with_and_without_few_boxes(trained):
 
 def test_a_missing_checkpoint_is_a_clear_error(trained):
     workdir, data = trained
-    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', 'eval.py'),
-                             '-c', CONFIG, '-o', 'weights=output/cam_demo/nope', *data],
-                            cwd=workdir, capture_output=True, text=True)
-    assert result.returncode != 0
-    assert 'checkpoint not found: output/cam_demo/nope' in result.stderr
+    stderr = failing_tool('eval.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/nope', *data,
+                          cwd=workdir)
+    assert 'checkpoint not found: output/cam_demo/nope' in stderr
 
 
 def test_the_same_seed_trains_the_same_weights(tiny_dataset, tmp_path):
