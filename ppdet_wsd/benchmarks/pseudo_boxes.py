@@ -16,6 +16,7 @@ from ppdet.data.reader import Compose
 
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
+from ..engine.batches import image_batches
 from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
 from ..metrics.localization import box_acc_at, coco_box_map, corloc, max_box_acc_v2, pxap
 from ..visualization.heatmap import normalise_map
@@ -30,9 +31,7 @@ def _combined_heat(aligned):
 def plain_inference_seconds(model, transforms, records, batch_size):
     """Seconds of the model's forward pass alone over ``records`` (batched, no grad)."""
     total = 0.0
-    for start in range(0, len(records), batch_size):
-        batch = [transforms(dict(r)) for r in records[start:start + batch_size]]
-        image = paddle.to_tensor(np.stack([s['image'] for s in batch]))
+    for _, _, image in image_batches(transforms, records, batch_size):
         tic = time.perf_counter()
         with paddle.no_grad():
             model({'image': image})['scores'].numpy()

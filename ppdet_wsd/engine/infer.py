@@ -13,6 +13,7 @@ from ..data.image_io import IMAGE_EXTENSIONS, read_image_rgb
 from ..data.labels import GOOD_LABEL
 from ..utils.atomic import write_json_atomic
 from ..visualization.heatmap import caption, normalise_map, overlay_heatmap, resize_map
+from .batches import image_batches
 
 logger = setup_logger(__name__)
 
@@ -38,11 +39,6 @@ def list_images(infer_img=None, infer_dir=None):
     return paths
 
 
-def _batches(items, size):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def verdict(scores, classes, threshold):
     """``good`` or the predicted classes joined by ``;`` for one score vector ``[C]``."""
     names = [c for c, s in zip(classes, scores) if s >= threshold]
@@ -64,13 +60,12 @@ def classify_images(model, cfg, paths, output_dir, classes, threshold=0.5,
     os.makedirs(output_dir, exist_ok=True)
     results = []
     with tqdm(total=len(paths), desc='classifying', unit='img') as bar:
-        for chunk in _batches(paths, batch_size):
-            samples = [transforms({'im_file': p, 'im_id': np.array([i])})
-                       for i, p in enumerate(chunk)]
-            image = paddle.to_tensor(np.stack([s['image'] for s in samples]))
+        records = [{'im_file': p} for p in paths]
+        for chunk, _, image in image_batches(transforms, records, batch_size):
             with paddle.no_grad():
                 outs = model({'image': image})
-            for path, scores, cams in zip(chunk, outs['scores'].numpy(), outs['cam'].numpy()):
+            for record, scores, cams in zip(chunk, outs['scores'].numpy(), outs['cam'].numpy()):
+                path = record['im_file']
                 results.append({'file': path, 'verdict': verdict(scores, classes, threshold),
                                 'defect_score': float(scores.max()),
                                 'scores': {c: float(s) for c, s in zip(classes, scores)}})

@@ -11,7 +11,6 @@ import shutil
 import time
 
 import numpy as np
-import paddle
 from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
@@ -21,6 +20,7 @@ from ..pseudo.align import align_to_original
 from ..utils.atomic import write_json_atomic
 from ..visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
+from .batches import image_batches
 
 logger = setup_logger(__name__)
 PARTS = '.parts'
@@ -51,10 +51,7 @@ def cam_batches(cam_method, transforms, records, batch_size):
         transformed records (``im_shape``, ``h``, ``w`` locate each image in the input)
         and ``seconds`` is the time of the CAM call alone.
     """
-    for start in range(0, len(records), batch_size):
-        batch = records[start:start + batch_size]
-        samples = [transforms(dict(r)) for r in batch]
-        image = paddle.to_tensor(np.stack([s['image'] for s in samples]))
+    for batch, samples, image in image_batches(transforms, records, batch_size):
         tic = time.perf_counter()
         result = cam_method(image)
         yield batch, samples, result, time.perf_counter() - tic
