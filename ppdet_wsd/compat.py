@@ -4,7 +4,9 @@ Each fix is applied once by :func:`apply_all` when ``ppdet_wsd`` is imported, an
 each has a test in ``tests/test_compat.py`` that fails without it.
 """
 import numpy as np
+import paddle
 from PIL import ImageDraw
+from ppdet.modeling import ops
 from ppdet.utils import stats
 
 
@@ -41,7 +43,38 @@ def patch_training_stats():
     stats.TrainingStats.update = _update_stats
 
 
+def _in_pir_mode():
+    framework = paddle.framework
+    return hasattr(framework, 'in_pir_mode') and framework.in_pir_mode()
+
+
+def _multiclass_nms_pir(original):
+    def multiclass_nms(bboxes, scores, score_threshold, nms_top_k, keep_top_k,
+                       nms_threshold=0.3, normalized=True, nms_eta=1., background_label=-1,
+                       return_index=False, return_rois_num=True, rois_num=None, name=None):
+        if not _in_pir_mode():
+            return original(bboxes, scores, score_threshold, nms_top_k, keep_top_k,
+                            nms_threshold, normalized, nms_eta, background_label,
+                            return_index, return_rois_num, rois_num, name)
+        output, index, nms_rois_num = paddle._C_ops.multiclass_nms3(
+            bboxes, scores, rois_num, score_threshold, nms_top_k, keep_top_k, nms_threshold,
+            normalized, nms_eta, background_label)
+        return output, nms_rois_num, index if return_index else None
+    multiclass_nms.wsd_patched = True
+    return multiclass_nms
+
+
+def patch_multiclass_nms_for_pir():
+    """ppdet's ``ops.multiclass_nms`` builds a legacy ``multiclass_nms3`` op when not in
+    dynamic mode, which fails while exporting under paddle 3's PIR; there, call the
+    ``_C_ops`` kernel (as upstream develop does). ``layers.MultiClassNMS`` looks the
+    function up through the module, so replacing it there is enough."""
+    if not getattr(ops.multiclass_nms, 'wsd_patched', False):
+        ops.multiclass_nms = _multiclass_nms_pir(ops.multiclass_nms)
+
+
 def apply_all():
     """Apply every fix; safe to call more than once."""
     patch_pillow_textsize()
     patch_training_stats()
+    patch_multiclass_nms_for_pir()

@@ -1,34 +1,14 @@
 """The classifier stage through the command-line tools, on a tiny synthetic dataset."""
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
+from tool_runner import failing_tool, run_tool
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
-
-
-def _run(name, args, cwd):
-    return subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', name), *args],
-                          cwd=cwd, capture_output=True, text=True)
-
-
-def run_tool(name, *args, cwd):
-    """Run ``tools/<name>``, which must succeed; returns its stdout + stderr."""
-    result = _run(name, args, cwd)
-    assert result.returncode == 0, f'{name} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}'
-    return result.stdout + result.stderr
-
-
-def failing_tool(name, *args, cwd):
-    """Run ``tools/<name>``, which must fail; returns its stderr."""
-    result = _run(name, args, cwd)
-    assert result.returncode != 0, f'{name} should have failed:\n{result.stdout[-2000:]}'
-    return result.stderr
 
 
 @pytest.fixture(scope='module')

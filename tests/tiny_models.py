@@ -35,3 +35,33 @@ def tiny_classifier(levels=2, pooling='lse', num_classes=3, dropout=0.2, **kwarg
     head = CAMHead(num_classes=num_classes, in_channels=[4, 10][levels - 1], pooling=pooling,
                    dropout=dropout)
     return CAMClassifier(backbone, head, **kwargs)
+
+
+def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, **kwargs):
+    """A seeded ``RetinaNetMIL`` on :class:`TinyBackbone` (strides 2 and 4, 8-channel FPN,
+    one conv per tower, anchors 4-10 px)."""
+    from ppdet.modeling.assigners.max_iou_assigner import MaxIoUAssigner
+    from ppdet.modeling.heads.retina_head import RetinaFeat
+    from ppdet.modeling.layers import MultiClassNMS
+    from ppdet.modeling.losses import FocalLoss, SmoothL1Loss
+    from ppdet.modeling.necks import FPN
+    from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGenerator
+
+    from ppdet_wsd.modeling.mil_head import MILHead
+    from ppdet_wsd.modeling.retinanet_mil import RetinaNetMIL
+    from ppdet_wsd.modeling.scored_retina_head import ScoredRetinaHead
+
+    paddle.seed(0)
+    backbone = TinyBackbone(levels=2)
+    neck = FPN(in_channels=[4, 6], out_channel=8, spatial_scales=[0.5, 0.25], extra_stage=0)
+    head = ScoredRetinaHead(
+        num_classes=num_classes,
+        conv_feat=RetinaFeat(feat_in=8, feat_out=8, num_convs=1, norm_type=None),
+        anchor_generator=RetinaAnchorGenerator(octave_base_scale=2, scales_per_octave=2,
+                                               strides=[2.0, 4.0]),
+        bbox_assigner=MaxIoUAssigner(positive_overlap=0.5, negative_overlap=0.4,
+                                     allow_low_quality=True),
+        loss_class=FocalLoss(gamma=2.0, alpha=0.25), loss_bbox=SmoothL1Loss(beta=0.0),
+        nms=MultiClassNMS(score_threshold=0.0, keep_top_k=20, nms_threshold=0.5))
+    mil = MILHead(num_classes=num_classes, pooling=mil_pooling) if with_mil else None
+    return RetinaNetMIL(backbone, neck, head, mil, **kwargs)

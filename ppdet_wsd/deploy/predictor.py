@@ -1,4 +1,4 @@
-"""Run an exported ``CAMClassifier`` with ``paddle.inference`` (the factory-PC path)."""
+"""Run an exported model with ``paddle.inference`` (the factory-PC path)."""
 import glob
 import os
 
@@ -7,6 +7,7 @@ import paddle.inference as paddle_infer
 import yaml
 from ppdet.data.reader import Compose
 
+from ..utils.detections import split_detections
 from .export import INFER_CFG
 
 
@@ -20,12 +21,10 @@ def _model_files(model_dir):
     raise FileNotFoundError(f'{model_dir}: no model.json or model.pdmodel (found: {found or "nothing"})')
 
 
-class ExportedClassifier:
-    """Load ``<model_dir>`` written by :func:`ppdet_wsd.deploy.export.export_classifier`.
-
-    ``predict(paths)`` -> ``(scores float32 [N, C] in [0, 1], cam float32 [N, C, h, w])``.
-    oneDNN is switched off: paddle 3.3's PIR predictor fails with it on for this graph.
-    """
+class ExportedModel:
+    """Load ``<model_dir>`` written by :func:`ppdet_wsd.deploy.export.export_model` and run
+    it with ``paddle.inference`` on the CPU. oneDNN is switched off: paddle 3.3's PIR
+    predictor fails with it on for these graphs."""
 
     def __init__(self, model_dir, cpu_threads=None):
         with open(os.path.join(model_dir, INFER_CFG)) as f:
@@ -40,13 +39,36 @@ class ExportedClassifier:
         config.set_cpu_math_library_num_threads(cpu_threads or os.cpu_count() or 1)
         self.predictor = paddle_infer.create_predictor(config)
 
-    def predict(self, paths):
-        images = np.stack([self.transforms({'im_file': p})['image'] for p in paths])
-        handle = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
-        handle.reshape(images.shape)
-        handle.copy_from_cpu(images.astype(np.float32))
+    def run(self, paths):
+        """Preprocess ``paths``, run the model; returns ``{output name: np.ndarray}``
+        (names from ``infer_cfg.yml``)."""
+        if not paths:
+            raise ValueError('no image to run: paths is empty')
+        samples = [self.transforms({'im_file': p}) for p in paths]
+        for name in self.predictor.get_input_names():
+            handle = self.predictor.get_input_handle(name)
+            data = np.stack([s[name] for s in samples]).astype(np.float32)
+            handle.reshape(data.shape)
+            handle.copy_from_cpu(data)
         self.predictor.run()
-        outputs = [self.predictor.get_output_handle(n).copy_to_cpu()
-                   for n in self.predictor.get_output_names()]
-        by_rank = sorted(outputs, key=lambda a: a.ndim)  # scores [N, C] before cam [N, C, h, w]
-        return by_rank[0], by_rank[1]
+        return {name: self.predictor.get_output_handle(handle).copy_to_cpu()
+                for name, handle in zip(self.infer_cfg['outputs'],
+                                        self.predictor.get_output_names())}
+
+
+class ExportedClassifier(ExportedModel):
+    """An exported ``CAMClassifier``: ``predict(paths)`` -> ``(scores float32 [N, C] in
+    [0, 1], cam float32 [N, C, h, w])``."""
+
+    def predict(self, paths):
+        out = self.run(paths)
+        return out['scores'], out['cam']
+
+
+class ExportedDetector(ExportedModel):
+    """An exported ``RetinaNetMIL``: ``predict(paths)`` -> per image ``(detections float32
+    [m, 6] (class, score, x1, y1, x2, y2 in original pixels), im_score float32 [C])``."""
+
+    def predict(self, paths):
+        out = self.run(paths)
+        return list(zip(split_detections(out['bbox'], out['bbox_num']), out['im_score']))

@@ -2,12 +2,12 @@
 import os
 import tempfile
 
-import paddle.distributed as dist
 from ppdet.engine.callbacks import Callback
 from ppdet.utils.checkpoint import save_model
 from ppdet.utils.logger import setup_logger
 
 from ..utils.atomic import move_files_into
+from ..utils.dist import is_main_process
 
 logger = setup_logger(__name__)
 
@@ -27,7 +27,7 @@ class WSDCheckpointer(Callback):
         self.save_dir = os.path.join(trainer.cfg.save_dir, trainer.cfg.filename)
 
     def on_epoch_end(self, status):
-        if dist.get_world_size() > 1 and dist.get_rank() != 0:
+        if not is_main_process():
             return
         epoch_id = status['epoch_id']
         if status['mode'] == 'train':

@@ -9,19 +9,24 @@ from ppdet.engine import init_parallel_env, set_random_seed
 from ppdet.utils.logger import setup_logger
 
 from ..cam import build_cam
-from ..deploy.export import export_classifier
+from ..deploy.export import export_model
+from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
 from ..utils.atomic import write_json_atomic
+from ..utils.dist import is_main_process
 from .config import resolve_classes
+from .detect import detect_images
 from .infer import classify_images, list_images
 from .pseudo_boxes import generate_pseudo_boxes
 from .trainer import WSDTrainer
 
 logger = setup_logger(__name__)
+TRAIN_SUMMARY = 'train_summary.json'
 
 
 def train(cfg, validate=False, resume=None):
-    """Train the configured architecture; checkpoints go to ``save_dir/<config name>``.
+    """Train the configured architecture; checkpoints go to ``save_dir/<config name>``,
+    with ``train_summary.json`` (wall seconds, epochs, images, refinement history).
 
     Args:
         cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
@@ -44,7 +49,16 @@ def train(cfg, validate=False, resume=None):
         trainer.load_weights(cfg.pretrain_weights)
     tic = time.time()
     trainer.train(validate)
-    logger.info(f'training took {time.time() - tic:.1f} s')
+    seconds = time.time() - tic
+    logger.info(f'training took {seconds:.1f} s')
+    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'start_epoch': trainer.start_epoch,
+               'num_train_images': len(trainer.dataset), 'config': cfg.filename}
+    refinement = [c for c in trainer._callbacks if hasattr(c, 'history')]
+    if refinement:
+        summary['refinement'] = refinement[0].history
+    if is_main_process():
+        write_json_atomic(os.path.join(cfg.save_dir, cfg.filename, TRAIN_SUMMARY), summary)
+    trainer.summary = summary
     return trainer
 
 
@@ -91,18 +105,22 @@ def trained_model(cfg):
     return trainer.model, classes
 
 
-def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_heatmaps=True):
-    """Classify images with ``cfg.weights``; see :func:`ppdet_wsd.engine.infer.classify_images`."""
+def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_pictures=True):
+    """Run ``cfg.weights`` on images: a classifier writes verdicts and heat maps
+    (:func:`ppdet_wsd.engine.infer.classify_images`), a detector verdicts and boxes
+    (:func:`ppdet_wsd.engine.detect.detect_images`)."""
     paths = list_images(infer_img, infer_dir)
     model, classes = trained_model(cfg)
-    return classify_images(model, cfg, paths, output_dir, classes,
-                           cfg.get('score_threshold', 0.5), save_heatmaps)
+    run = detect_images if isinstance(model, RetinaNetMIL) else classify_images
+    return run(model, cfg, paths, output_dir, classes, cfg.get('score_threshold', 0.5),
+               save_pictures)
 
 
 def export(cfg, output_dir='output_inference'):
     """Export ``cfg.weights`` as a static model; returns the export folder."""
     model, classes = trained_model(cfg)
-    return export_classifier(model, cfg, classes, output_dir)
+    return export_model(model, cfg, classes, output_dir,
+                        detector=isinstance(model, RetinaNetMIL))
 
 
 def dataset_split(split):

@@ -2,11 +2,14 @@
 from ppdet.engine import Trainer
 from ppdet.engine.callbacks import ComposeCallback, LogPrinter
 
-from ..metrics import ImageLabelMetric
+from ..data.ground_truth import load_ground_truth
+from ..metrics import DetectionMetric, ImageLabelMetric
 from .checkpointer import WSDCheckpointer
+from .refinement import OnlineRefinement, refinement_options
 from .vdl_writer import WSDVisualDLWriter
 
 IMAGE_LABEL_METRIC = 'ImageLabel'
+DETECTION_METRIC = 'WSDDetection'
 
 
 class WSDTrainer(Trainer):
@@ -14,7 +17,10 @@ class WSDTrainer(Trainer):
 
     ``metric: ImageLabel`` evaluates image-level scores (:class:`ImageLabelMetric`,
     classes from the evaluation dataset, threshold from ``score_threshold``,
-    default 0.5); any other metric is ppdet's own. Checkpoints are written by
+    default 0.5); ``metric: WSDDetection`` a detector's verdicts and, outside
+    training only, its boxes against the dataset's ``annotations.json``
+    (:class:`DetectionMetric`); any other metric is ppdet's own. A ``Refinement``
+    section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
     results (ppdet resets its metrics right after logging them).
     """
@@ -33,17 +39,25 @@ class WSDTrainer(Trainer):
         self._callbacks = [LogPrinter(self), WSDCheckpointer(self)]
         if self.cfg.get('use_vdl', False):
             self._callbacks.append(WSDVisualDLWriter(self))
+        refinement = refinement_options(self.cfg)
+        if refinement['enable']:
+            self._callbacks.append(OnlineRefinement(self, refinement))
         self._compose_callback = ComposeCallback(self._callbacks)
 
     def _init_metrics(self, validate=False):
-        if self.cfg.metric != IMAGE_LABEL_METRIC:
+        if self.cfg.metric not in (IMAGE_LABEL_METRIC, DETECTION_METRIC):
             return super()._init_metrics(validate)
         if self.mode == 'test' or (self.mode == 'train' and not validate):
             self._metrics = []
             return
         dataset = self.cfg['EvalDataset'] if self.mode == 'train' else self.dataset
-        self._metrics = [ImageLabelMetric(dataset.classes,
-                                          self.cfg.get('score_threshold', 0.5))]
+        threshold = self.cfg.get('score_threshold', 0.5)
+        if self.cfg.metric == IMAGE_LABEL_METRIC:
+            self._metrics = [ImageLabelMetric(dataset.classes, threshold)]
+            return
+        truth = None if self.mode == 'train' else (
+            lambda files: load_ground_truth(dataset.dataset_dir, files))
+        self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth)]
 
     def _reset_metrics(self):
         for metric in getattr(self, '_metrics', []):

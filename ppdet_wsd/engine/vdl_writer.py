@@ -1,8 +1,9 @@
 """``WSDVisualDLWriter``: VisualDL curves for metrics that report plain numbers."""
 import numbers
 
-import paddle.distributed as dist
 from ppdet.engine.callbacks import VisualDLWriter
+
+from ..utils.dist import is_main_process
 
 
 class WSDVisualDLWriter(VisualDLWriter):
@@ -12,7 +13,7 @@ class WSDVisualDLWriter(VisualDLWriter):
     ``eval/<key>`` once per evaluation."""
 
     def on_epoch_end(self, status):
-        if status['mode'] != 'eval' or (dist.get_world_size() > 1 and dist.get_rank() != 0):
+        if status['mode'] != 'eval' or not is_main_process():
             return
         for metric in self.model._metrics:
             for key, value in metric.get_results().items():

@@ -1,2 +1,3 @@
 """Model parts registered with ppdet: heads and architectures."""
-from . import cam_classifier, cam_head  # noqa: F401  (registers them with ppdet)
+# importing a module registers its classes with ppdet
+from . import cam_classifier, cam_head, mil_head, retinanet_mil, scored_retina_head  # noqa: F401

@@ -1,15 +1,13 @@
 """``CAMClassifier``: backbone -> 1x1 class conv (the CAM) -> pooled image logits."""
-import paddle
 import paddle.nn.functional as F
 from ppdet.core.workspace import create
-from ppdet.modeling.architectures.meta_arch import BaseArch
 
 from ..registry import register_module
-from .feature_cache import FeatureCache
+from .frozen_backbone import FrozenBackboneArch
 
 
 @register_module
-class CAMClassifier(BaseArch):
+class CAMClassifier(FrozenBackboneArch):
     """Image-level defect classifier whose class maps are class activation maps.
 
     Inputs (ppdet batch dict): ``image`` float32 ``[B, 3, H, W]`` (normalised),
@@ -33,14 +31,8 @@ class CAMClassifier(BaseArch):
 
     def __init__(self, backbone, head, freeze_backbone=True, cache_features=True,
                  cache_max_mb=4096):
-        super().__init__()
-        self.backbone = backbone
+        super().__init__(backbone, freeze_backbone, cache_features, cache_max_mb)
         self.head = head
-        self.freeze_backbone = freeze_backbone
-        if freeze_backbone:
-            for param in self.backbone.parameters():
-                param.stop_gradient = True
-        self.cache = FeatureCache(cache_max_mb) if freeze_backbone and cache_features else None
 
     @classmethod
     def from_config(cls, cfg, *args, **kwargs):
@@ -48,22 +40,8 @@ class CAMClassifier(BaseArch):
         head = create(cfg['head'], input_shape=backbone.out_shape)
         return {'backbone': backbone, 'head': head}
 
-    def train(self):
-        """Train mode for the head; a frozen backbone stays in eval mode."""
-        super().train()
-        if self.freeze_backbone:
-            self.backbone.eval()
-        return self
-
-    def _backbone_features(self, image):
-        def run(x):
-            return self.backbone({'image': x})
-        if self.cache is None or not paddle.in_dynamic_mode():  # export traces the plain graph
-            return run(image)
-        return self.cache(run, image)
-
     def _forward(self):
-        feats = self._backbone_features(self.inputs['image'])
+        feats = self.backbone_features(self.inputs['image'])
         return self.head(feats)
 
     def get_loss(self):

@@ -1,11 +1,10 @@
 """``CAMPseudoBoxGenerator``: class activation maps -> scored pseudo boxes."""
 import numpy as np
-import paddle
-from paddle.vision.ops import nms
 from skimage.filters import threshold_otsu
 
 from ..registry import register_module
 from ..visualization.heatmap import normalise_map
+from .box_ops import nms_keep
 from .contours import boxes_from_heatmap
 
 THRESHOLD_MODES = ('relative', 'otsu', 'per_class')
@@ -101,8 +100,7 @@ class CAMPseudoBoxGenerator:
             return boxes, np.zeros(0, dtype=np.float32)
         scores = np.array([box_statistic(heat, b, self.box_score) * probability for b in boxes],
                           dtype=np.float32)
-        keep = nms(paddle.to_tensor(boxes), self.nms_iou, paddle.to_tensor(scores)).numpy()
-        keep = keep[:self.max_boxes_per_class]
+        keep = nms_keep(boxes, scores, self.nms_iou, self.max_boxes_per_class)
         return boxes[keep], scores[keep]
 
     def __call__(self, cams, probabilities, class_names):

@@ -1,0 +1,103 @@
+"""Run a detector (``RetinaNetMIL``) outside ppdet's Trainer loops: detections,
+verdicts, pictures."""
+import os
+
+import cv2
+import numpy as np
+import paddle
+from ppdet.data.reader import Compose
+from ppdet.utils.logger import setup_logger
+from tqdm import tqdm
+
+from ..data.image_io import read_image_rgb
+from ..metrics.detection_metric import class_box_scores
+from ..utils.atomic import write_json_atomic
+from ..utils.detections import clip_boxes, split_detections
+from ..visualization.boxes import class_colour, draw_boxes
+from ..visualization.heatmap import caption
+from .batches import image_batches
+from .infer import verdict
+
+logger = setup_logger(__name__)
+
+
+def detect_records(model, transforms, records, batch_size, desc='detecting'):
+    """Detections and image scores of a detector for every record, in order.
+
+    Args:
+        model: a ``RetinaNetMIL`` in eval mode.
+        transforms (callable): evaluation sample transforms (set ``im_shape`` and
+            ``scale_factor``).
+        records (list[dict]): records with ``im_file``.
+        batch_size (int): images per forward pass.
+        desc (str): progress bar label.
+    Yields:
+        tuple: ``(record, detections float32 [m, 6] in original pixels (clipped), im_score
+        float32 [C] in [0, 1])``.
+    """
+    with tqdm(total=len(records), desc=desc, unit='img', leave=False) as bar:
+        for batch, samples, image in image_batches(transforms, records, batch_size):
+            inputs = {'image': image}
+            for key in ('im_shape', 'scale_factor'):
+                inputs[key] = paddle.to_tensor(np.stack([s[key] for s in samples]))
+            with paddle.no_grad():
+                out = model(inputs)
+            per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
+            for record, sample, detections in zip(batch, samples, per_image):
+                clip_boxes(detections, sample['h'], sample['w'])
+            yield from zip(batch, per_image, out['im_score'].numpy())
+            bar.update(len(batch))
+
+
+def detection_result(path, detections, im_score, classes, threshold):
+    """One image's result: the verdict (a class is found when its MIL probability or its
+    best box reaches ``threshold``), per-class scores and every box.
+
+    Returns:
+        dict: ``{'file', 'verdict', 'defect_score', 'scores': {class: p}, 'boxes':
+        [{'class', 'score', 'box': [x1, y1, x2, y2]}]}`` (boxes best first).
+    """
+    scores = np.maximum(im_score, class_box_scores([detections], len(classes))[0])
+    order = np.argsort(-detections[:, 1], kind='stable')
+    return {'file': path, 'verdict': verdict(scores, classes, threshold),
+            'defect_score': float(scores.max()),
+            'scores': {c: float(s) for c, s in zip(classes, scores)},
+            'boxes': [{'class': classes[int(d[0])], 'score': float(d[1]),
+                       'box': [float(v) for v in d[2:]]} for d in detections[order]]}
+
+
+def draw_result(result, classes, threshold):
+    """The image of ``result`` with its boxes scored >= ``threshold`` and a caption; uint8
+    RGB ``[H, W, 3]``."""
+    image = read_image_rgb(result['file'])
+    shown = [b for b in result['boxes'] if b['score'] >= threshold]
+    picture = draw_boxes(image, [b['box'] for b in shown],
+                         [class_colour(classes.index(b['class'])) for b in shown],
+                         [f'{b["class"]} {b["score"]:.2f}' for b in shown],
+                         thickness=max(1, round(max(image.shape[:2]) / 300)))
+    return caption(picture, f'{result["verdict"]} | defect score {result["defect_score"]:.2f}')
+
+
+def detect_images(model, cfg, paths, output_dir, classes, threshold=0.5, save_pictures=True):
+    """Run a detector over ``paths``; write ``results.json`` and ``<stem>_boxes.png``.
+
+    Returns:
+        list[dict]: :func:`detection_result` per image, in the order of ``paths``.
+    """
+    transforms = Compose(cfg.TestReader['sample_transforms'])
+    model.eval()
+    os.makedirs(output_dir, exist_ok=True)
+    results = []
+    for record, detections, im_score in detect_records(
+            model, transforms, [{'im_file': p} for p in paths],
+            cfg.TestReader.get('batch_size', 1)):
+        results.append(detection_result(record['im_file'], detections, im_score, classes,
+                                        threshold))
+        if save_pictures:
+            stem = os.path.splitext(os.path.basename(record['im_file']))[0]
+            cv2.imwrite(os.path.join(output_dir, f'{stem}_boxes.png'),
+                        cv2.cvtColor(draw_result(results[-1], classes, threshold),
+                                     cv2.COLOR_RGB2BGR))
+    write_json_atomic(os.path.join(output_dir, 'results.json'), results)
+    logger.info(f'wrote {len(results)} results to {os.path.join(output_dir, "results.json")}')
+    return results

@@ -1,0 +1,161 @@
+"""Online refinement of pseudo boxes by an EMA teacher during detector training."""
+import copy
+import json
+import os
+
+import numpy as np
+import paddle
+from ppdet.data.reader import Compose
+from ppdet.engine.callbacks import Callback
+from ppdet.utils.logger import setup_logger
+
+from ..pseudo.refine import MiningRule
+from ..utils.atomic import write_json_atomic
+from ..utils.dist import is_main_process
+from .detect import detect_records
+
+logger = setup_logger(__name__)
+REFINED_FILE = 'refined_boxes.json'
+REFINEMENT_DEFAULTS = {'enable': False, 'start_epoch': 4, 'interval': 2, 'ema_decay': 0.99,
+                       'top_p': 0.5, 'nms_iou': 0.3, 'min_score': 0.3, 'max_per_class': 10}
+
+
+def refinement_options(cfg):
+    """The ``Refinement`` config section with defaults filled in (unknown keys are an error)."""
+    given = dict(cfg.get('Refinement') or {})
+    unknown = sorted(set(given) - set(REFINEMENT_DEFAULTS))
+    if unknown:
+        raise ValueError(f'Refinement: unknown option(s) {unknown}; '
+                         f'known: {sorted(REFINEMENT_DEFAULTS)}')
+    return dict(REFINEMENT_DEFAULTS, **given)
+
+
+class EMATeacher:
+    """A copy of the student whose trainable parameters follow an exponential moving
+    average: ``t <- d * t + (1 - d) * s`` after every optimiser step. Frozen parts
+    (and a frozen backbone's feature cache) are shared with the student, not copied."""
+
+    def __init__(self, student, decay):
+        cache, student.cache = getattr(student, 'cache', None), None
+        try:
+            self.model = copy.deepcopy(student)
+        finally:
+            student.cache = cache
+        self.model.cache = cache
+        self.model.eval()
+        self.decay = decay
+        teacher_params = dict(self.model.named_parameters())
+        self.pairs = [(teacher_params[name], param) for name, param in student.named_parameters()
+                      if not param.stop_gradient]
+
+    @paddle.no_grad()
+    def update(self):
+        for teacher, student in self.pairs:
+            teacher.set_value(self.decay * teacher + (1.0 - self.decay) * student.detach())
+
+
+def changed_images(before, after):
+    """How many images' box sets differ between two lists of ``(boxes, classes, scores)``."""
+    return sum(not (b[0].shape == a[0].shape and np.allclose(b[0], a[0]) and
+                    np.array_equal(b[1], a[1])) for b, a in zip(before, after))
+
+
+class OnlineRefinement(Callback):
+    """Re-mine the training set's pseudo boxes with an EMA teacher every few epochs.
+
+    After epoch ``start_epoch`` and every ``interval`` epochs after it (1-based
+    epoch counts), the teacher predicts every training image (evaluation transforms)
+    and :class:`MiningRule` turns its detections into the image's new boxes
+    (only labelled classes, several instances, old boxes kept where the teacher
+    finds nothing). The student trains on the refreshed boxes from the next epoch.
+    Each refresh is logged (boxes before / after, images changed), drawn in VisualDL
+    (``refine/*``) and written to ``<save_dir>/<config>/refined_boxes.json``; a
+    resumed run starts from that file.
+
+    Config: the ``Refinement`` section (see ``REFINEMENT_DEFAULTS``).
+    """
+
+    def __init__(self, trainer, options):
+        super().__init__(trainer)
+        self.options = options
+        self.rule = MiningRule(options['top_p'], options['nms_iou'], options['min_score'],
+                               options['max_per_class'])
+        self.teacher = None
+        self.path = os.path.join(trainer.cfg.save_dir, trainer.cfg.filename, REFINED_FILE)
+        self.history = []
+
+    @property
+    def records(self):
+        return self.model.dataset.roidbs
+
+    def on_train_begin(self, status):
+        self.teacher = EMATeacher(self.model.model, self.options['ema_decay'])
+        if self.model.start_epoch > 0 and os.path.isfile(self.path):
+            self._load()
+
+    def on_step_end(self, status):
+        if status['mode'] == 'train':
+            self.teacher.update()
+
+    def on_epoch_end(self, status):
+        if status['mode'] != 'train':
+            return
+        done = status['epoch_id'] + 1
+        start, interval = self.options['start_epoch'], self.options['interval']
+        if done >= start and (done - start) % interval == 0 and done < self.model.cfg.epoch:
+            self.refresh(done)
+
+    def refresh(self, epoch):
+        """Re-mine every training image's boxes with the teacher (after ``epoch`` epochs)."""
+        cfg = self.model.cfg
+        before = [(r['gt_bbox'], r['gt_class'], r['gt_score']) for r in self.records]
+        after = []
+        transforms = Compose(cfg.EvalReader['sample_transforms'])
+        for record, detections, _ in detect_records(self.teacher.model, transforms, self.records,
+                                                    cfg.EvalReader.get('batch_size', 8),
+                                                    desc=f'refining boxes (epoch {epoch})'):
+            new = self.rule(detections, record['img_label'],
+                            (record['gt_bbox'], record['gt_class'], record['gt_score']))
+            record['gt_bbox'], record['gt_class'], record['gt_score'] = new
+            after.append(new)
+        entry = {'epoch': epoch, 'boxes_before': int(sum(len(b[0]) for b in before)),
+                 'boxes_after': int(sum(len(a[0]) for a in after)),
+                 'images_changed': int(changed_images(before, after)),
+                 'images': len(after)}
+        self.history.append(entry)
+        logger.info(f'refinement after epoch {epoch}: {entry["boxes_before"]} -> '
+                    f'{entry["boxes_after"]} boxes, {entry["images_changed"]} of '
+                    f'{entry["images"]} images changed')
+        writer = self._vdl_writer()
+        if writer is not None:
+            for key in ('boxes_after', 'images_changed'):
+                writer.add_scalar(f'refine/{key}', entry[key], epoch)
+        if is_main_process():
+            self._save()
+
+    def _vdl_writer(self):
+        for callback in getattr(self.model, '_callbacks', []):
+            if hasattr(callback, 'vdl_writer'):
+                return callback.vdl_writer
+        return None
+
+    def _save(self):
+        write_json_atomic(self.path, {
+            'history': self.history,
+            'records': [{'im_file': r['im_file'], 'boxes': r['gt_bbox'].tolist(),
+                         'classes': r['gt_class'].reshape(-1).tolist(),
+                         'scores': r['gt_score'].reshape(-1).tolist()} for r in self.records]})
+
+    def _load(self):
+        with open(self.path, encoding='utf-8') as f:
+            saved = json.load(f)
+        by_file = {entry['im_file']: entry for entry in saved['records']}
+        for record in self.records:
+            entry = by_file.get(record['im_file'])
+            if entry is not None:
+                record['gt_bbox'] = np.asarray(entry['boxes'], np.float32).reshape(-1, 4)
+                record['gt_class'] = np.asarray(entry['classes'], np.int32).reshape(-1, 1)
+                record['gt_score'] = np.asarray(entry['scores'], np.float32).reshape(-1, 1)
+        self.history = saved['history']
+        logger.info(f'resumed with the refined boxes of {self.path} '
+                    f'(after epoch {self.history[-1]["epoch"] if self.history else "?"})')

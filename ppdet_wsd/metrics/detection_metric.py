@@ -1,0 +1,131 @@
+"""``DetectionMetric``: a detector's boxes and image verdicts inside ppdet's evaluation loop."""
+import os
+
+import numpy as np
+from ppdet.metrics import Metric
+from ppdet.utils.logger import setup_logger
+
+from ..utils.detections import clip_boxes, split_detections
+from .image_level import format_report, image_level_report
+from .localization import coco_box_map
+
+logger = setup_logger(__name__)
+
+
+def class_box_scores(detections, num_classes):
+    """Per class, the best detection score of each image: float32 ``[N, C]`` (0 when
+    the image has no detection of that class). ``detections``: one ``[m, 6]`` array
+    (class, score, x1, y1, x2, y2) per image."""
+    out = np.zeros((len(detections), num_classes), np.float32)
+    for i, det in enumerate(detections):
+        for cls, score in det[:, :2]:
+            out[i, int(cls)] = max(out[i, int(cls)], score)
+    return out
+
+
+def verdict_report(labels, scores, classes, threshold):
+    """The image-level numbers of one defect-score source (see :func:`image_level_report`)."""
+    report = image_level_report(labels, scores, classes, threshold)
+    return {k: report[k] for k in ('image_auroc', 'image_ap', 'good_bad_accuracy',
+                                   'miss_rate', 'overkill_rate')}
+
+
+def detection_report(labels, im_scores, detections, classes, threshold, files=None,
+                     ground_truth=None):
+    """Measure a detector on one split.
+
+    The image verdict: an image is defective when, for some class, the MIL image
+    probability or that class's best detection score reaches ``threshold``.
+
+    Args:
+        labels (np.ndarray): ``[N, C]`` multi-hot image labels.
+        im_scores (np.ndarray): float ``[N, C]`` image probabilities (``im_score``).
+        detections (list[np.ndarray]): ``[m_i, 6]`` per image, original pixels.
+        classes (list[str]): class names.
+        threshold (float): the operating threshold of the verdict.
+        files (list[str] | None): ``file_name`` of each image (as in the ground truth).
+        ground_truth (dict | None): :func:`load_ground_truth` output for these files;
+            when given, COCO box mAP is added. EVALUATION ONLY.
+    Returns:
+        dict: :func:`image_level_report` of the verdict score (``image_auroc``,
+        ``image_ap``, ``miss_rate``, ``overkill_rate``, ...), ``verdict_sources``
+        ({'mil': ..., 'detections': ...} the same numbers from each source alone),
+        and with ground truth ``det_map50``, ``det_map50_95``, ``det_map50_agnostic``,
+        ``boxes`` (class-aware :func:`coco_box_map` result), ``boxes_agnostic``.
+    """
+    box_scores = class_box_scores(detections, len(classes))
+    report = image_level_report(labels, np.maximum(im_scores, box_scores), classes, threshold)
+    report['verdict_sources'] = {
+        'mil': verdict_report(labels, im_scores, classes, threshold),
+        'detections': verdict_report(labels, box_scores, classes, threshold)}
+    report['num_detections'] = int(sum(len(d) for d in detections))
+    if ground_truth:
+        predictions = [{'file': f, 'class': classes[int(row[0])], 'box': row[2:].tolist(),
+                        'score': float(row[1])}
+                       for f, det in zip(files, detections) for row in det]
+        report['boxes'] = coco_box_map(predictions, ground_truth, classes)
+        report['boxes_agnostic'] = coco_box_map(predictions, ground_truth, classes,
+                                                class_agnostic=True)
+        report['det_map50'] = report['boxes']['map50']
+        report['det_map50_95'] = report['boxes']['map50_95']
+        report['det_map50_agnostic'] = report['boxes_agnostic']['map50']
+    return report
+
+
+class DetectionMetric(Metric):
+    """Collects ``bbox``/``bbox_num``/``im_score`` of a ``RetinaNetMIL`` and the
+    batch's ``im_id``/``img_label``; ``get_results()`` is :func:`detection_report`.
+
+    Args:
+        dataset (ImageLabelDataSet): the evaluated dataset (maps ``im_id`` to files).
+        classes (list[str]): class names.
+        threshold (float): verdict threshold.
+        ground_truth_loader (callable | None): ``files -> ground truth dict or None``;
+            None (during training) measures image labels only. Model selection
+            compares ``primary_key`` = ``image_ap``, never box metrics.
+    """
+    primary_key = 'image_ap'
+
+    def __init__(self, dataset, classes, threshold=0.5, ground_truth_loader=None):
+        self.dataset, self.classes, self.threshold = dataset, list(classes), threshold
+        self.ground_truth_loader = ground_truth_loader
+        self.reset()
+
+    def reset(self):
+        self.im_ids, self.labels, self.im_scores, self.detections = [], [], [], []
+        self.results = {}
+
+    def update(self, inputs, outputs):
+        self.im_ids += np.asarray(inputs['im_id']).reshape(-1).tolist()
+        self.labels.append(np.asarray(inputs['img_label']))
+        self.im_scores.append(np.asarray(outputs['im_score']))
+        self.detections += split_detections(np.asarray(outputs['bbox']),
+                                            np.asarray(outputs['bbox_num']))
+
+    def accumulate(self):
+        self.dataset.parse_dataset()
+        by_id = {int(np.asarray(r['im_id']).reshape(-1)[0]): r for r in self.dataset.roidbs}
+        records = [by_id[i] for i in self.im_ids]
+        for record, det in zip(records, self.detections):
+            clip_boxes(det, record['h'], record['w'])
+        files = [os.path.relpath(r['im_file'], self.dataset.image_root).replace('\\', '/')
+                 for r in records]
+        truth = self.ground_truth_loader(files) if self.ground_truth_loader else None
+        self.results = detection_report(np.concatenate(self.labels),
+                                        np.concatenate(self.im_scores), self.detections,
+                                        self.classes, self.threshold, files, truth)
+
+    def log(self):
+        r = self.results
+        text = 'detector evaluation (verdict: MIL or detection score >= ' \
+               f'{self.threshold})\n' + format_report(r)
+        for source, numbers in r['verdict_sources'].items():
+            text += (f'\n  {source:<11} alone: miss {numbers["miss_rate"]}  '
+                     f'over-kill {numbers["overkill_rate"]}  AUROC {numbers["image_auroc"]}')
+        if 'det_map50' in r:
+            text += (f'\n  boxes: mAP@0.5 {r["det_map50"]}  mAP@[.5:.95] {r["det_map50_95"]}  '
+                     f'class-agnostic mAP@0.5 {r["det_map50_agnostic"]}')
+        logger.info(text)
+
+    def get_results(self):
+        return self.results

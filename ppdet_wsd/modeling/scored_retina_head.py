@@ -1,0 +1,87 @@
+"""``ScoredRetinaHead``: ppdet's RetinaHead trained on boxes that carry a confidence."""
+import paddle
+from ppdet.modeling.bbox_utils import bbox2delta
+from ppdet.modeling.heads.retina_head import RetinaHead
+
+from ..registry import register_module
+
+
+def flatten_levels(maps, channels):
+    """Per-level head maps ``[B, A*K, H_l, W_l]`` as ``[B, N, K]`` (K = ``channels``;
+    N: every anchor of every level, in RetinaHead's anchor order)."""
+    return paddle.concat([x.transpose([0, 2, 3, 1]).reshape([x.shape[0], -1, channels])
+                          for x in maps], axis=1)
+
+
+@register_module
+class ScoredRetinaHead(RetinaHead):
+    """RetinaHead (same arguments and outputs) whose loss suits pseudo boxes.
+
+    * The box regression of a positive anchor is weighted by the score of the box
+      it is assigned to (``targets['gt_score']``, default 1), so weak boxes count less.
+    * Every loss is 0-D, also in batches without any positive anchor (only good
+      images): box regression is then skipped instead of encoding zero boxes (which
+      fails on paddle 2.6) and its loss is an exact 0 that still has a gradient path.
+    * ``forward`` always returns ``[cls_logits_list, bbox_reg_list]`` (per level
+      ``[B, A*C, H_l, W_l]`` and ``[B, A*4, H_l, W_l]``) so the architecture can
+      reuse the logits (MIL) before calling :meth:`get_loss`.
+    """
+
+    def forward(self, neck_feats, targets=None):
+        cls_logits, bbox_reg = [], []
+        for feat in neck_feats:
+            cls_feat, reg_feat = self.conv_feat(feat)
+            cls_logits.append(self.retina_cls(cls_feat))
+            bbox_reg.append(self.retina_reg(reg_feat))
+        return [cls_logits, bbox_reg]
+
+    def get_loss(self, head_outputs, targets):
+        """Focal loss on assigned anchors + score-weighted box loss on positives.
+
+        Args:
+            head_outputs: ``forward``'s output.
+            targets (dict): ``gt_bbox`` list of float32 ``[N_i, 4]`` (input pixels),
+                ``gt_class`` list of int32 ``[N_i, 1]``, optional ``gt_score`` list
+                of float32 ``[N_i, 1]`` in [0, 1].
+        Returns:
+            dict: 0-D ``loss_cls``, ``loss_reg``, ``loss`` (their sum); both
+            normalised by ``max(1, #positive anchors)``.
+        """
+        anchors = paddle.concat(self.anchor_generator(head_outputs[0]))
+        cls_logits = flatten_levels(head_outputs[0], self.num_classes)
+        bbox_reg = flatten_levels(head_outputs[1], 4)
+        scores = targets.get('gt_score') or [None] * len(targets['gt_bbox'])
+        cls_pred, cls_tar, reg_pred, reg_tar, reg_weight = [], [], [], [], []
+        for i, (gt_bbox, gt_class, gt_score) in enumerate(
+                zip(targets['gt_bbox'], targets['gt_class'], scores)):
+            matches, match_labels = self.bbox_assigner(anchors, gt_bbox)
+            pos_mask, neg_mask = match_labels == 1, match_labels == 0
+            chosen = paddle.logical_or(pos_mask, neg_mask)
+            # negatives point at an extra "background" entry = num_classes
+            classes = paddle.concat([gt_class.reshape([-1]).astype('int64'),
+                                     paddle.full([1], self.num_classes, 'int64')])
+            matches = paddle.where(neg_mask, paddle.full_like(matches, classes.shape[0] - 1),
+                                   matches)
+            cls_pred.append(cls_logits[i][chosen])
+            cls_tar.append(classes[matches[chosen]])
+            num_pos = int(pos_mask.astype('int32').sum())
+            if num_pos == 0:
+                continue
+            pos_matches = matches[pos_mask]
+            reg_pred.append(bbox_reg[i][pos_mask].reshape([-1, 4]))
+            reg_tar.append(bbox2delta(anchors[pos_mask], gt_bbox[pos_matches].reshape([-1, 4]),
+                                      self.weights))
+            weight = paddle.ones([num_pos]) if gt_score is None else \
+                gt_score.reshape([-1]).astype('float32')[pos_matches]
+            reg_weight.append(weight)
+        num_pos = sum(int(p.shape[0]) for p in reg_pred)
+        avg_factor = max(1.0, float(num_pos))
+        loss_cls = (self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
+                                    reduction='sum') / avg_factor).reshape([])
+        if num_pos:
+            per_box = self.loss_bbox(paddle.concat(reg_pred), paddle.concat(reg_tar),
+                                     reduction='none').sum(axis=1)
+            loss_reg = ((per_box * paddle.concat(reg_weight)).sum() / avg_factor).reshape([])
+        else:
+            loss_reg = (bbox_reg * 0.0).sum().reshape([])
+        return {'loss_cls': loss_cls, 'loss_reg': loss_reg, 'loss': loss_cls + loss_reg}

@@ -1,0 +1,104 @@
+"""The detector stage through the command-line tools: pseudo boxes -> RetinaNet-MIL with
+online refinement -> eval / infer / export, on a tiny synthetic dataset."""
+import json
+import os
+
+import pytest
+
+from conftest import REPO_ROOT
+from tool_runner import failing_tool, run_tool
+
+CAM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
+CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'rmil_demo.yml')
+WEIGHTS = 'weights=output/rmil_demo/model_final'
+
+
+@pytest.fixture(scope='module')
+def detector(tiny_dataset, tmp_path_factory):
+    """Stage 1 (2 epochs), train-split pseudo boxes, then 3 detector epochs with refinement
+    after epochs 1 and 2. Returns ``(workdir, overrides, training log)``."""
+    workdir = str(tmp_path_factory.mktemp('detector'))
+    data = [f'TrainDataset.dataset_dir={tiny_dataset}', f'EvalDataset.dataset_dir={tiny_dataset}']
+    run_tool('train.py', '-c', CAM_CONFIG, '-o', 'epoch=2', *data, cwd=workdir)
+    run_tool('gen_pseudo_boxes.py', '-c', CAM_CONFIG, '-o', 'weights=output/cam_demo/model_final',
+             'PseudoBoxes.split=train', 'PseudoBoxes.num_review=2', *data, cwd=workdir)
+    data.append('TrainDataset.boxes_file=output/cam_demo/pseudo_train/pseudo_boxes.json')
+    log = run_tool('train.py', '-c', CONFIG, '--eval', '-o', 'epoch=3', 'snapshot_epoch=1',
+                   'Refinement.start_epoch=1', 'Refinement.interval=1',
+                   'Refinement.min_score=0.0', 'ScoredRetinaHead.nms.score_threshold=0.0', *data,
+                   cwd=workdir)
+    return workdir, data, log
+
+
+def test_training_refines_the_boxes_and_logs_it(detector):
+    workdir, _, log = detector
+    assert 'refinement after epoch 1' in log and 'refinement after epoch 2' in log
+    assert 'refinement after epoch 3' not in log, 'no refresh after the last epoch'
+    refined = json.load(open(os.path.join(workdir, 'output', 'rmil_demo', 'refined_boxes.json')))
+    assert [h['epoch'] for h in refined['history']] == [1, 2]
+    assert refined['history'][0]['images_changed'] > 0, 'min scores 0: the teacher replaces boxes'
+    good = [r for r in refined['records'] if 'good_' in os.path.basename(r['im_file'])]
+    assert good and all(not r['boxes'] for r in good)
+    files = os.listdir(os.path.join(workdir, 'output', 'rmil_demo'))
+    assert {'model_final.pdparams', 'best_model.pdparams'} <= set(files)
+
+
+def test_resume_restores_the_refined_boxes(detector):
+    workdir, data, _ = detector
+    log = run_tool('train.py', '-c', CONFIG, '-r', 'output/rmil_demo/1', '-o', 'epoch=3',
+                   'snapshot_epoch=1', 'save_dir=resumed_out', 'Refinement.start_epoch=1',
+                   'Refinement.interval=5', *data, cwd=workdir)
+    assert 'resumed with' not in log, 'another save_dir has no refined boxes to resume'
+    log = run_tool('train.py', '-c', CONFIG, '-r', 'output/rmil_demo/1', '-o', 'epoch=3',
+                   'snapshot_epoch=1', 'Refinement.start_epoch=1', 'Refinement.interval=5',
+                   *data, cwd=workdir)
+    assert 'resumed with the refined boxes' in log and 'Epoch: [0]' not in log
+
+
+def test_eval_reports_boxes_and_verdicts_on_the_test_split(detector, tiny_dataset):
+    workdir, data, _ = detector
+    out = os.path.join(workdir, 'det_test.json')
+    run_tool('eval.py', '-c', CONFIG, '-o', WEIGHTS, 'EvalDataset.split=test', *data,
+             '--output_json', out, cwd=workdir)
+    metrics = json.load(open(out))
+    for key in ('det_map50', 'det_map50_95', 'miss_rate', 'overkill_rate', 'image_auroc'):
+        assert metrics[key] is None or 0.0 <= metrics[key] <= 1.0, key
+    splits = open(os.path.join(tiny_dataset, 'splits.csv')).read().splitlines()
+    assert metrics['num_images'] == sum(line.endswith(',test') for line in splits)
+    assert metrics['det_map50'] is not None and metrics['boxes']['num_gt_boxes'] > 0
+    assert set(metrics['verdict_sources']) == {'mil', 'detections'}
+
+
+def test_infer_draws_boxes_and_the_exported_model_agrees(detector, tiny_dataset):
+    workdir, data, _ = detector
+    data = data + ['ScoredRetinaHead.nms.score_threshold=0.0']  # every image gets boxes
+    images = os.path.join(tiny_dataset, 'images')
+    run_tool('infer.py', '-c', CONFIG, '-o', WEIGHTS, *data, '--infer_dir', images,
+             '--output_dir', 'infer', cwd=workdir)
+    results = json.load(open(os.path.join(workdir, 'infer', 'results.json')))
+    assert len(results) == 30 and os.path.isfile(os.path.join(workdir, 'infer',
+                                                              'good_0000_boxes.png'))
+    for r in results:
+        assert set(r) == {'file', 'verdict', 'defect_score', 'scores', 'boxes'} and r['boxes']
+        assert all(0 <= v <= 64 for b in r['boxes'] for v in b['box'])
+    run_tool('export_model.py', '-c', CONFIG, '-o', WEIGHTS, *data, '--output_dir', 'exported',
+             cwd=workdir)
+    from ppdet_wsd.deploy.predictor import ExportedDetector
+    from ppdet_wsd.engine.detect import detection_result
+    from ppdet_wsd.utils.detections import clip_boxes
+    predictor = ExportedDetector(os.path.join(workdir, 'exported', 'rmil_demo'))
+    picked = results[::10]
+    for (detections, im_score), r in zip(predictor.predict([r['file'] for r in picked]), picked):
+        clip_boxes(detections, 64, 64)
+        mine = detection_result(r['file'], detections, im_score, predictor.classes, 0.5)
+        assert mine['verdict'] == r['verdict']
+        assert mine['scores'] == pytest.approx(r['scores'], abs=1e-4)
+        assert mine['boxes'][0]['box'] == pytest.approx(r['boxes'][0]['box'], abs=1e-2)
+        assert mine['boxes'][0]['score'] == pytest.approx(r['boxes'][0]['score'], abs=1e-4)
+
+
+def test_a_missing_boxes_file_is_a_clear_error(detector):
+    workdir, data, _ = detector
+    err = failing_tool('train.py', '-c', CONFIG, '-o', 'epoch=1', *data,
+                       'TrainDataset.boxes_file=nowhere.json', cwd=workdir)
+    assert 'nowhere.json: boxes file not found' in err

@@ -1,0 +1,112 @@
+"""RetinaNetMIL, ScoredRetinaHead and MILHead on tiny models and hand-made logits."""
+import numpy as np
+import paddle
+import pytest
+
+from ppdet_wsd.modeling.mil_head import MILHead, wsddn_scores
+from tiny_models import tiny_detector
+
+
+def batch(boxes_per_image, labels, scores=None, size=32):
+    """A training batch of random images with the given boxes (xyxy lists) and labels."""
+    rng = np.random.default_rng(0)
+    inputs = {'image': paddle.to_tensor(rng.normal(size=(len(labels), 3, size, size)),
+                                        dtype='float32'),
+              'img_label': paddle.to_tensor(np.asarray(labels, np.float32)),
+              'gt_bbox': [], 'gt_class': [], 'gt_score': []}
+    for i, boxes in enumerate(boxes_per_image):
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        classes = np.full((len(boxes), 1), int(np.argmax(labels[i])), np.int32)
+        score = np.full((len(boxes), 1), 1.0 if scores is None else scores[i], np.float32)
+        inputs['gt_bbox'].append(paddle.to_tensor(boxes))
+        inputs['gt_class'].append(paddle.to_tensor(classes))
+        inputs['gt_score'].append(paddle.to_tensor(score))
+    return inputs
+
+
+def losses_of(model, inputs):
+    model.train()
+    out = model(inputs)
+    out['loss'].backward()
+    return {k: float(v) for k, v in out.items()}, out
+
+
+@pytest.mark.parametrize('pooling', ['max', 'lse', 'wsddn'])
+def test_an_all_good_batch_trains_with_finite_0d_losses(pooling):
+    model = tiny_detector(mil_pooling=pooling)
+    values, out = losses_of(model, batch([[], []], [[0, 0, 0], [0, 0, 0]]))
+    assert all(v.shape == [] for v in out.values()), {k: v.shape for k, v in out.items()}
+    assert all(np.isfinite(v) for v in values.values())
+    assert values['loss_reg'] == 0.0 and values['loss_cls'] > 0 and values['loss_mil'] > 0
+    trained = [p for p in model.parameters() if not p.stop_gradient]
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in trained)
+
+
+def test_a_mixed_batch_trains_and_every_loss_is_positive():
+    values, out = losses_of(tiny_detector(), batch([[[4, 4, 14, 12]], []], [[0, 1, 0], [0, 0, 0]]))
+    assert values['loss_reg'] > 0 and values['loss_cls'] > 0
+    assert values['loss'] == pytest.approx(values['loss_cls'] + values['loss_reg']
+                                           + values['loss_mil'], rel=1e-5)
+
+
+def test_box_loss_is_weighted_by_the_pseudo_box_score():
+    boxes = [[[4, 4, 14, 12], [18, 16, 30, 28]]]
+    full, _ = losses_of(tiny_detector(), batch(boxes, [[1, 0, 0]], scores=[1.0]))
+    half, _ = losses_of(tiny_detector(), batch(boxes, [[1, 0, 0]], scores=[0.5]))
+    assert half['loss_reg'] == pytest.approx(0.5 * full['loss_reg'], rel=1e-5)
+    assert half['loss_cls'] == pytest.approx(full['loss_cls'], rel=1e-6)
+
+
+def test_without_a_mil_head_there_is_no_mil_loss():
+    values, _ = losses_of(tiny_detector(with_mil=False), batch([[[4, 4, 14, 12]]], [[1, 0, 0]]))
+    assert 'loss_mil' not in values
+    assert values['loss'] == pytest.approx(values['loss_cls'] + values['loss_reg'], rel=1e-6)
+
+
+@pytest.mark.parametrize('with_mil', [True, False])
+def test_prediction_gives_boxes_per_image_and_image_scores(with_mil):
+    model = tiny_detector(with_mil=with_mil)
+    model.eval()
+    inputs = batch([[], []], [[0, 0, 0], [0, 0, 0]])
+    inputs['im_shape'] = paddle.to_tensor([[32.0, 32.0]] * 2)
+    inputs['scale_factor'] = paddle.to_tensor([[0.5, 0.25]] * 2)  # originals 64 x 128 (h x w)
+    with paddle.no_grad():
+        out = model(inputs)
+    bbox, bbox_num, im_score = (out[k].numpy() for k in ('bbox', 'bbox_num', 'im_score'))
+    assert bbox.shape[1] == 6 and bbox_num.shape == (2,) and bbox_num.sum() == len(bbox)
+    assert im_score.shape == (2, 3) and ((im_score >= 0) & (im_score <= 1)).all()
+    assert bbox[:, 4].max() > 32, 'boxes are mapped back to the original (wider) image'
+
+
+def test_mil_pooling_values_on_hand_made_logits():
+    logits = [paddle.to_tensor(np.array([[[[2.0]], [[-1.0]]]], np.float32)),  # 1 anchor, C=2
+              paddle.to_tensor(np.array([[[[0.0]], [[-3.0]]]], np.float32))]
+    assert MILHead(2, 'max')(logits).numpy()[0] == pytest.approx([2.0, -1.0])
+    lse = np.log(np.mean(np.exp(5 * np.array([[2.0, 0.0], [-1.0, -3.0]])), axis=1)) / 5
+    assert MILHead(2, 'lse', lse_r=5.0)(logits).numpy()[0] == pytest.approx(lse, rel=1e-5)
+    two_stream = MILHead(2, 'wsddn')(logits).numpy()[0]
+    flat = np.array([[2.0, -1.0], [0.0, -3.0]])
+    cls = np.exp(flat) / (1 + np.exp(flat).sum(axis=1, keepdims=True))
+    loc = np.exp(flat) / np.exp(flat).sum(axis=0, keepdims=True)
+    assert two_stream == pytest.approx((cls * loc).sum(axis=0), rel=1e-5)
+
+
+def test_wsddn_scores_can_say_good_and_stay_below_one():
+    very_negative = paddle.full([1, 50, 3], -30.0)
+    very_positive = paddle.full([1, 50, 3], 30.0)
+    assert float(wsddn_scores(very_negative).max()) < 1e-6
+    assert float(wsddn_scores(very_positive).max()) < 1.0
+
+
+@pytest.mark.parametrize('pooling', ['max', 'lse', 'wsddn'])
+def test_mil_loss_stays_finite_on_extreme_logits(pooling):
+    head = MILHead(2, pooling)
+    for value, label in ((60.0, 0.0), (-60.0, 1.0)):
+        scores = head([paddle.full([2, 2, 3, 3], value)])
+        loss = head.loss(scores, paddle.full([2, 2], label))
+        assert loss.shape == [] and np.isfinite(float(loss)) and float(loss) > 0.5
+
+
+def test_unknown_mil_pooling_is_refused():
+    with pytest.raises(ValueError, match='MILHead.pooling'):
+        MILHead(2, 'mean')
