@@ -66,11 +66,23 @@ def test_the_ema_teacher_follows_the_student_and_shares_the_frozen_parts():
     assert all(not s.stop_gradient for _, s in teacher.pairs)
     assert len(teacher.pairs) < len(student.parameters()), 'the frozen backbone is not averaged'
     t0, s0 = teacher.pairs[0]
+    teacher.updates = 1000  # past the warm-up: the decay is the configured one
     before = t0.numpy().copy()
     with paddle.no_grad():
         s0.set_value(s0 + 1.0)
     teacher.update()
     assert t0.numpy() == pytest.approx(0.9 * before + 0.1 * s0.numpy(), rel=1e-5, abs=1e-6)
+
+
+def test_the_ema_warm_up_forgets_the_start_quickly():
+    student = tiny_detector()
+    teacher = EMATeacher(student, decay=0.999)
+    t0, s0 = teacher.pairs[0]
+    before = t0.numpy().copy()
+    with paddle.no_grad():
+        s0.set_value(s0 + 1.0)
+    teacher.update()  # first update: d = 1/10
+    assert t0.numpy() == pytest.approx(0.1 * before + 0.9 * s0.numpy(), rel=1e-5, abs=1e-6)
 
 
 def test_refinement_options_fill_defaults_and_refuse_typos():

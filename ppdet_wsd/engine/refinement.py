@@ -32,8 +32,10 @@ def refinement_options(cfg):
 
 class EMATeacher:
     """A copy of the student whose trainable parameters follow an exponential moving
-    average: ``t <- d * t + (1 - d) * s`` after every optimiser step. Frozen parts
-    (and a frozen backbone's feature cache) are shared with the student, not copied."""
+    average: ``t <- d * t + (1 - d) * s`` after every optimiser step, with the usual
+    warm-up ``d = min(decay, (1 + n) / (10 + n))`` at update ``n`` so that early updates
+    forget the random initialisation quickly. Frozen parts (and a frozen backbone's
+    feature cache) are shared with the student, not copied."""
 
     def __init__(self, student, decay):
         cache, student.cache = getattr(student, 'cache', None), None
@@ -44,14 +46,17 @@ class EMATeacher:
         self.model.cache = cache
         self.model.eval()
         self.decay = decay
+        self.updates = 0
         teacher_params = dict(self.model.named_parameters())
         self.pairs = [(teacher_params[name], param) for name, param in student.named_parameters()
                       if not param.stop_gradient]
 
     @paddle.no_grad()
     def update(self):
+        decay = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
+        self.updates += 1
         for teacher, student in self.pairs:
-            teacher.set_value(self.decay * teacher + (1.0 - self.decay) * student.detach())
+            teacher.set_value(decay * teacher + (1.0 - decay) * student.detach())
 
 
 def changed_images(before, after):
