@@ -78,8 +78,10 @@ def test_infer_draws_boxes_and_the_exported_model_agrees(detector, tiny_dataset)
     results = json.load(open(os.path.join(workdir, 'infer', 'results.json')))
     assert len(results) == 30 and os.path.isfile(os.path.join(workdir, 'infer',
                                                               'good_0000_boxes.png'))
+    assert 'good_0000_boxes.png' in open(os.path.join(workdir, 'infer', 'index.html')).read()
     for r in results:
-        assert set(r) == {'file', 'verdict', 'defect_score', 'scores', 'boxes'} and r['boxes']
+        assert set(r) == {'file', 'verdict', 'defect_score', 'scores', 'boxes', 'picture'}
+        assert r['boxes'] and os.path.isfile(os.path.join(workdir, r['picture']))
         assert all(0 <= v <= 64 for b in r['boxes'] for v in b['box'])
     run_tool('export_model.py', '-c', CONFIG, '-o', WEIGHTS, *data, '--output_dir', 'exported',
              cwd=workdir)

@@ -14,6 +14,7 @@ from ..metrics.detection_metric import class_box_scores
 from ..utils.atomic import write_json_atomic
 from ..utils.detections import clip_boxes, split_detections
 from ..visualization.boxes import class_colour, draw_boxes
+from ..visualization.gallery import write_gallery
 from ..visualization.heatmap import caption
 from .batches import image_batches
 from .infer import verdict
@@ -55,7 +56,8 @@ def detection_result(path, detections, im_score, classes, threshold):
 
     Returns:
         dict: ``{'file', 'verdict', 'defect_score', 'scores': {class: p}, 'boxes':
-        [{'class', 'score', 'box': [x1, y1, x2, y2]}]}`` (boxes best first).
+        [{'class', 'score', 'box': [x1, y1, x2, y2]}]}`` (boxes best first); detect_images
+        adds ``'picture'`` (its drawing) when it saves one.
     """
     scores = np.maximum(im_score, class_box_scores([detections], len(classes))[0])
     order = np.argsort(-detections[:, 1], kind='stable')
@@ -78,8 +80,23 @@ def draw_result(result, classes, threshold):
     return caption(picture, f'{result["verdict"]} | defect score {result["defect_score"]:.2f}')
 
 
+def write_verdict_gallery(output_dir, results, threshold):
+    """``<output_dir>/index.html``: the pictures of ``results`` grouped by verdict."""
+    cards = [{'group': r['verdict'], 'image': os.path.basename(r['picture']),
+              'title': os.path.basename(r['file']),
+              'lines': [f"{b['class']} {b['score']:.2f} at {[round(v) for v in b['box']]}"
+                        for b in r['boxes'] if b['score'] >= threshold] or ['no box shown']}
+             for r in results if r.get('picture')]
+    path = os.path.join(output_dir, 'index.html')
+    write_gallery(path, 'Detections', [
+        f'{len(results)} images, grouped by verdict (defective when a class\'s image score '
+        f'or best box reaches {threshold}); boxes scored >= {threshold} are drawn.'], cards)
+    return path
+
+
 def detect_images(model, cfg, paths, output_dir, classes, threshold=0.5, save_pictures=True):
-    """Run a detector over ``paths``; write ``results.json`` and ``<stem>_boxes.png``.
+    """Run a detector over ``paths``; write ``results.json``, ``<stem>_boxes.png`` and an
+    ``index.html`` gallery of the pictures grouped by verdict.
 
     Returns:
         list[dict]: :func:`detection_result` per image, in the order of ``paths``.
@@ -95,9 +112,11 @@ def detect_images(model, cfg, paths, output_dir, classes, threshold=0.5, save_pi
                                         threshold))
         if save_pictures:
             stem = os.path.splitext(os.path.basename(record['im_file']))[0]
-            cv2.imwrite(os.path.join(output_dir, f'{stem}_boxes.png'),
-                        cv2.cvtColor(draw_result(results[-1], classes, threshold),
-                                     cv2.COLOR_RGB2BGR))
+            results[-1]['picture'] = os.path.join(output_dir, f'{stem}_boxes.png')
+            cv2.imwrite(results[-1]['picture'], cv2.cvtColor(
+                draw_result(results[-1], classes, threshold), cv2.COLOR_RGB2BGR))
     write_json_atomic(os.path.join(output_dir, 'results.json'), results)
+    if save_pictures:
+        logger.info(f'gallery: {write_verdict_gallery(output_dir, results, threshold)}')
     logger.info(f'wrote {len(results)} results to {os.path.join(output_dir, "results.json")}')
     return results
