@@ -44,3 +44,20 @@ def test_per_class_metrics_one_vs_rest():
     r = image_level_report(labels, scores, CLASSES)
     assert r['per_class']['crack']['auroc'] == 1.0
     assert r['per_class']['spot']['ap'] == 1.0
+
+
+def test_verdict_rates_at_a_threshold():
+    from ppdet_wsd.metrics import verdict_rates
+    rates = verdict_rates([True, True, False, False], [0.9, 0.2, 0.6, 0.1], 0.5)
+    assert rates == {'threshold': 0.5, 'miss_rate': 0.5, 'overkill_rate': 0.5}
+    assert verdict_rates([False], [0.3], 0.5)['miss_rate'] is None
+
+
+def test_youden_threshold_separates_when_it_can():
+    from ppdet_wsd.metrics import verdict_rates, youden_threshold
+    defective, score = [True, True, False, False, False], [0.30, 0.25, 0.2, 0.1, 0.05]
+    threshold = youden_threshold(defective, score)
+    assert 0.2 < threshold <= 0.25
+    assert verdict_rates(defective, score, threshold) == {
+        'threshold': threshold, 'miss_rate': 0.0, 'overkill_rate': 0.0}
+    assert youden_threshold([True, True], [0.1, 0.2]) is None

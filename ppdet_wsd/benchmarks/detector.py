@@ -5,7 +5,8 @@ import os
 import time
 
 from ..deploy.predictor import ExportedDetector
-from ..engine.commands import dataset_split, evaluate, export, train
+from ..engine.commands import TRAIN_SUMMARY, dataset_split, evaluate, export, train
+from ..metrics import verdict_rates, youden_threshold
 from ..utils.atomic import write_json_atomic
 from .report import machine_summary, provenance, write_section
 
@@ -29,27 +30,49 @@ def exported_speed(model_dir, paths):
     return size, len(paths) / (time.perf_counter() - tic)
 
 
-def benchmark_detector(cfg, label, role, results_dir, repo_dir, speed_images=100):
-    """Train ``cfg`` (no validation, fixed schedule: ``model_final`` is measured), evaluate
-    it on the ``test`` split against ``annotations.json``, export it and time the export on
-    ``speed_images`` test images; save the row as ``<results_dir>/<config name>.json`` and
-    return it."""
+def split_results(cfg, split, box_metrics):
+    """:func:`evaluate` of ``cfg.weights`` on ``split`` (box metrics only if asked)."""
+    cfg.EvalDataset['split'] = split
+    cfg['eval_box_metrics'] = box_metrics
+    return evaluate(cfg)
+
+
+def benchmark_detector(cfg, label, role, results_dir, repo_dir, train_first=True,
+                       speed_images=100):
+    """Measure a detector config on the ``test`` split and save the row as
+    ``<results_dir>/<config name>.json`` (returned).
+
+    Steps: train ``cfg`` (no validation, fixed schedule; skipped with ``train_first=False``,
+    which reuses the run's ``train_summary.json``); choose an operating threshold on the
+    **val** split's image labels (Youden's J; no box is read); evaluate ``model_final`` on
+    ``test`` against ``annotations.json`` (verdicts at the fixed ``score_threshold`` and at
+    the val threshold); export it and time the export on ``speed_images`` test images.
+    """
     if role not in ROLES:
         raise ValueError(f'role must be one of {ROLES}, got "{role}"')
-    trainer = train(cfg, validate=False)
-    cfg.weights = os.path.join(cfg.save_dir, cfg.filename, 'model_final')
-    cfg.EvalDataset['split'] = 'test'
-    test = evaluate(cfg)
+    run_dir = os.path.join(cfg.save_dir, cfg.filename)
+    if train_first:
+        summary = train(cfg, validate=False).summary
+    else:
+        with open(os.path.join(run_dir, TRAIN_SUMMARY), encoding='utf-8') as f:
+            summary = json.load(f)
+    cfg.weights = os.path.join(run_dir, 'model_final')
+    val = split_results(cfg, 'val', box_metrics=False)
+    threshold = youden_threshold(val['defective'], val['defect_scores'])
+    test = split_results(cfg, 'test', box_metrics=True)
+    at_val = verdict_rates(test['defective'], test['defect_scores'], threshold) \
+        if threshold is not None else None
     model_dir = export(cfg, os.path.join(cfg.save_dir, 'export'))
     paths = [r['im_file'] for r in dataset_split('test').roidbs[:speed_images]]
     size_mb, exported_ips = exported_speed(model_dir, paths)
     row = {'label': label, 'role': role, 'config': cfg.filename,
-           'train_seconds': trainer.summary['seconds'], 'epochs': cfg.epoch,
-           'num_train_images': trainer.summary['num_train_images'],
-           'refinement': trainer.summary.get('refinement', []),
+           'train_seconds': summary['seconds'], 'epochs': summary['epochs'],
+           'num_train_images': summary['num_train_images'],
+           'refinement': summary.get('refinement', []),
            'infer_images_per_second': test['num_images'] / test['seconds'],
            'model_size_mb': size_mb, 'exported_images_per_second': exported_ips,
-           'test': test, 'provenance': provenance(repo_dir)}
+           'test': test, 'val_threshold': threshold, 'test_at_val_threshold': at_val,
+           'provenance': provenance(repo_dir)}
     write_json_atomic(os.path.join(results_dir, f'{cfg.filename}.json'), row)
     return row
 
@@ -73,8 +96,9 @@ def render_detector_section(results_dir, pseudo_json, doc_path, key, title, note
     full = supervised[0]['test']['det_map50'] if supervised else None
     lines = list(notes) + [f'- machine: {machine_summary()}', '',
                            '| run | mAP@0.5 | mAP@[.5:.95] | class-agnostic mAP@0.5 | weak / full '
-                           '(mAP@0.5) | miss rate | over-kill rate | image AUROC | training wall '
-                           'time | exported model: MiB, img/s (1 image at a time) |',
+                           '(mAP@0.5) | miss / over-kill at 0.5 | miss / over-kill at the val '
+                           'threshold | image AUROC | training wall time | exported model: MiB, '
+                           'img/s (1 image at a time) |',
                            '|---|---|---|---|---|---|---|---|---|---|']
     if pseudo_json and os.path.isfile(pseudo_json):
         p = pseudo_box_row(pseudo_json)
@@ -87,7 +111,7 @@ def render_detector_section(results_dir, pseudo_json, doc_path, key, title, note
         ratio = t['det_map50'] / full if full and r['role'] == 'weak' else None
         lines.append(f'| {r["label"]} | {_fmt(t["det_map50"])} | {_fmt(t["det_map50_95"])} | '
                      f'{_fmt(t["det_map50_agnostic"])} | {_fmt(ratio, 2)} | '
-                     f'{_fmt(t["miss_rate"])} | {_fmt(t["overkill_rate"])} | '
+                     f'{_fmt(t["miss_rate"])} / {_fmt(t["overkill_rate"])} | {_at_val(r)} | '
                      f'{_fmt(t["image_auroc"])} | {r["train_seconds"]:.0f} s ({r["epochs"]} '
                      f'epochs) | {_exported(r)} |')
     lines += ['', '| run | ' + ' | '.join(f'AP50 {c}' for c in _classes(rows)) +
@@ -114,6 +138,14 @@ def render_detector_section(results_dir, pseudo_json, doc_path, key, title, note
     for r in rows:
         lines += [f'- {r["label"]}:'] + [f'  {line}' for line in r['provenance']]
     write_section(doc_path, key, title, lines)
+
+
+def _at_val(row):
+    rates = row.get('test_at_val_threshold')
+    if not rates:
+        return 'not measured'
+    return (f'{_fmt(rates["miss_rate"])} / {_fmt(rates["overkill_rate"])} '
+            f'(t = {rates["threshold"]:.3f})')
 
 
 def _exported(row):

@@ -18,7 +18,8 @@ class WSDTrainer(Trainer):
     ``metric: ImageLabel`` evaluates image-level scores (:class:`ImageLabelMetric`,
     classes from the evaluation dataset, threshold from ``score_threshold``,
     default 0.5); ``metric: WSDDetection`` a detector's verdicts and, outside
-    training only, its boxes against the dataset's ``annotations.json``
+    training only (and unless ``eval_box_metrics: false``), its boxes against the
+    dataset's ``annotations.json``
     (:class:`DetectionMetric`); any other metric is ppdet's own. A ``Refinement``
     section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
@@ -55,8 +56,9 @@ class WSDTrainer(Trainer):
         if self.cfg.metric == IMAGE_LABEL_METRIC:
             self._metrics = [ImageLabelMetric(dataset.classes, threshold)]
             return
-        truth = None if self.mode == 'train' else (
-            lambda files: load_ground_truth(dataset.dataset_dir, files))
+        box_metrics = self.mode != 'train' and self.cfg.get('eval_box_metrics', True)
+        truth = (lambda files: load_ground_truth(dataset.dataset_dir, files)) \
+            if box_metrics else None
         self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth)]
 
     def _reset_metrics(self):

@@ -50,11 +50,15 @@ def detection_report(labels, im_scores, detections, classes, threshold, files=No
         dict: :func:`image_level_report` of the verdict score (``image_auroc``,
         ``image_ap``, ``miss_rate``, ``overkill_rate``, ...), ``verdict_sources``
         ({'mil': ..., 'detections': ...} the same numbers from each source alone),
+        ``defective`` / ``defect_scores`` (per image, for other operating points),
         and with ground truth ``det_map50``, ``det_map50_95``, ``det_map50_agnostic``,
         ``boxes`` (class-aware :func:`coco_box_map` result), ``boxes_agnostic``.
     """
     box_scores = class_box_scores(detections, len(classes))
-    report = image_level_report(labels, np.maximum(im_scores, box_scores), classes, threshold)
+    scores = np.maximum(im_scores, box_scores)
+    report = image_level_report(labels, scores, classes, threshold)
+    report['defective'] = (np.asarray(labels) > 0.5).any(axis=1).tolist()
+    report['defect_scores'] = scores.max(axis=1).astype(float).tolist()
     report['verdict_sources'] = {
         'mil': verdict_report(labels, im_scores, classes, threshold),
         'detections': verdict_report(labels, box_scores, classes, threshold)}

@@ -4,7 +4,7 @@ Scores are per class probabilities ``[N, C]`` in [0, 1]; the image's defect scor
 the maximum over classes. Labels are multi-hot ``[N, C]`` (all zero = good).
 """
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ..data.labels import GOOD_LABEL
 
@@ -84,3 +84,35 @@ def format_report(report):
         tail = f"  AUROC {num(extra['auroc'])}  AP {num(extra['ap'])}" if extra else ''
         lines.append(f'  {name:<16} accuracy {acc:.4f}{tail}')
     return '\n'.join(lines)
+
+
+def verdict_rates(defective, defect_score, threshold):
+    """Miss rate (defective images scored below ``threshold``) and over-kill rate (good
+    images scored at or above it); ``None`` for a rate whose group is empty.
+
+    Args:
+        defective (array-like): bool ``[N]``.
+        defect_score (array-like): float ``[N]``, the image's defect score.
+        threshold (float): operating threshold.
+    Returns:
+        dict: ``threshold``, ``miss_rate``, ``overkill_rate``.
+    """
+    defective = np.asarray(defective, dtype=bool)
+    judged = np.asarray(defect_score, dtype=np.float64) >= threshold
+    return {'threshold': float(threshold),
+            'miss_rate': float(np.mean(~judged[defective])) if defective.any() else None,
+            'overkill_rate': float(np.mean(judged[~defective])) if (~defective).any() else None}
+
+
+def youden_threshold(defective, defect_score):
+    """The operating threshold with the largest ``recall(defective) - overkill rate``
+    (Youden's J) on labelled images, e.g. a val split's image labels (no box needed).
+
+    Returns:
+        float | None: the threshold, ``None`` when only one kind of image is present.
+    """
+    defective = np.asarray(defective, dtype=bool)
+    if defective.all() or not defective.any():
+        return None
+    fpr, tpr, thresholds = roc_curve(defective, defect_score)
+    return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
