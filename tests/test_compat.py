@@ -3,6 +3,7 @@ import numpy as np
 import paddle
 import pytest
 from PIL import Image, ImageDraw
+from ppdet.modeling import ops
 from ppdet.utils import stats
 from ppdet.utils.visualizer import draw_bbox
 
@@ -52,3 +53,32 @@ def test_training_stats_fail_without_the_fix(monkeypatch):
         meter.update(losses)
     with pytest.raises(ValueError):
         meter.get()
+
+
+def _save_static_nms(path):
+    """Trace ppdet's multiclass NMS into a static program and save it."""
+    from paddle.static import InputSpec
+
+    class NMS(paddle.nn.Layer):
+        def forward(self, boxes, scores):
+            return ops.multiclass_nms(boxes, scores, score_threshold=0.05, nms_top_k=100,
+                                      keep_top_k=10, nms_threshold=0.5)[0]
+
+    static = paddle.jit.to_static(NMS(), input_spec=[InputSpec([1, 8, 4], 'float32'),
+                                                     InputSpec([1, 2, 8], 'float32')],
+                                  full_graph=True)
+    paddle.jit.save(static, str(path))
+
+
+def test_multiclass_nms_exports_with_the_fix(tmp_path):
+    _save_static_nms(tmp_path / 'nms')
+    assert any(p.name.startswith('nms.') for p in tmp_path.iterdir())
+
+
+def test_multiclass_nms_export_fails_without_the_fix(tmp_path, monkeypatch):
+    if not (hasattr(paddle.framework, 'use_pir_api') and paddle.framework.use_pir_api()):
+        pytest.skip('this paddle exports without PIR (2.6): ppdet\'s own NMS works there')
+    original = ops.multiclass_nms.__closure__[0].cell_contents
+    monkeypatch.setattr(ops, 'multiclass_nms', original)
+    with pytest.raises(TypeError, match='multiclass_nms3'):
+        _save_static_nms(tmp_path / 'nms')
