@@ -17,7 +17,7 @@ from .detect import detect_records
 logger = setup_logger(__name__)
 REFINED_FILE = 'refined_boxes.json'
 REFINEMENT_DEFAULTS = {'enable': False, 'start_epoch': 4, 'interval': 2, 'ema_decay': 0.99,
-                       'top_p': 0.5, 'nms_iou': 0.3, 'min_score': 0.3, 'max_per_class': 10}
+                       'top_p': 0.15, 'nms_iou': 0.2, 'min_score': 0.05, 'max_per_class': 10}
 
 
 def refinement_options(cfg):

@@ -25,7 +25,7 @@ class MiningRule:
     """
     top_p: float = 0.15
     nms_iou: float = 0.2
-    min_score: float = 0.3
+    min_score: float = 0.05
     max_per_class: int = 10
 
     def __call__(self, detections, img_label, previous):
