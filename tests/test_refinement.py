@@ -91,3 +91,22 @@ def test_refinement_options_fill_defaults_and_refuse_typos():
     assert refinement_options(Cfg(Refinement={'enable': True}))['interval'] >= 1
     with pytest.raises(ValueError, match='intervall'):
         refinement_options(Cfg(Refinement={'intervall': 3}))
+
+
+def test_running_a_model_over_records_leaves_their_boxes_alone(tiny_dataset):
+    """ppdet's Resize scales gt_bbox in place: the refinement teacher's pass over the
+    training records must not rescale the boxes the student trains on."""
+    from ppdet.data.reader import Compose
+
+    from ppdet_wsd.data.box_dataset import BoxLabelDataSet
+    from ppdet_wsd.engine.batches import image_batches
+    dataset = BoxLabelDataSet(dataset_dir=tiny_dataset,
+                              boxes_file=f'{tiny_dataset}/annotations.json')
+    dataset.parse_dataset()
+    before = [r['gt_bbox'].copy() for r in dataset.roidbs]
+    transforms = Compose([{'DecodeImage': {}},
+                          {'Resize': {'target_size': [32, 32], 'keep_ratio': False}}])
+    for _ in image_batches(transforms, dataset.roidbs, 4):
+        pass
+    assert all(np.array_equal(b, r['gt_bbox']) for b, r in zip(before, dataset.roidbs))
+    assert any(len(b) for b in before)
