@@ -49,7 +49,7 @@ def image_level_report(labels, scores, classes, threshold=0.5):
     defective = labels.any(axis=1)
     defect_score = scores.max(axis=1)
     predicted = predicted_sets(scores, threshold)
-    judged_defective = predicted.any(axis=1)
+    rates = verdict_rates(defective, defect_score, threshold)
     exact = (predicted == labels).all(axis=1)
     groups = group_names(labels, classes)
     per_group = {g: float(np.mean([e for e, gg in zip(exact, groups) if gg == g]))
@@ -62,10 +62,9 @@ def image_level_report(labels, scores, classes, threshold=0.5):
         'threshold': float(threshold),
         'image_auroc': _safe(roc_auc_score, defective, defect_score),
         'image_ap': _safe(average_precision_score, defective, defect_score),
-        'good_bad_accuracy': float(np.mean(judged_defective == defective)),
-        'miss_rate': float(np.mean(~judged_defective[defective])) if defective.any() else None,
-        'overkill_rate': (float(np.mean(judged_defective[~defective]))
-                          if (~defective).any() else None),
+        'good_bad_accuracy': float(np.mean(predicted.any(axis=1) == defective)),
+        'miss_rate': rates['miss_rate'],
+        'overkill_rate': rates['overkill_rate'],
         'per_class': per_class,
         'per_group_accuracy': per_group,
     }
@@ -98,7 +97,7 @@ def verdict_rates(defective, defect_score, threshold):
         dict: ``threshold``, ``miss_rate``, ``overkill_rate``.
     """
     defective = np.asarray(defective, dtype=bool)
-    judged = np.asarray(defect_score, dtype=np.float64) >= threshold
+    judged = np.asarray(defect_score) >= threshold
     return {'threshold': float(threshold),
             'miss_rate': float(np.mean(~judged[defective])) if defective.any() else None,
             'overkill_rate': float(np.mean(judged[~defective])) if (~defective).any() else None}
