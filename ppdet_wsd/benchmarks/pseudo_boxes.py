@@ -16,6 +16,7 @@ from ppdet.data.reader import Compose
 
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
+from ..data.labels import file_key
 from ..engine.batches import image_batches
 from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
 from ..metrics.localization import box_acc_at, coco_box_map, corloc, max_box_acc_v2, pxap
@@ -54,7 +55,7 @@ def collect(cam_method, generator, transforms, records, classes, batch_size, ima
         for record, sample, maps, scores in zip(batch, samples, result.maps, result.scores):
             wanted = labelled_classes(record)
             aligned, boxes = boxes_for_image(generator, maps, scores, sample, wanted, classes)
-            out['files'].append(os.path.relpath(record['im_file'], image_root))
+            out['files'].append(file_key(record['im_file'], image_root))
             out['labels'].append(tuple(classes[i] for i in wanted))
             out['heat'].append(_combined_heat(aligned) if wanted else None)
             out['boxes'].append(boxes)

@@ -13,7 +13,7 @@ from ppdet.utils.logger import setup_logger
 
 from ..registry import register_data_source
 from .image_label_dataset import ImageLabelDataSet
-from .labels import DatasetError
+from .labels import DatasetError, file_key
 
 logger = setup_logger(__name__)
 
@@ -107,7 +107,7 @@ class BoxLabelDataSet(ImageLabelDataSet):
         boxes = read_coco_boxes(path, self.classes)
         missing, dropped, records = 0, 0, []
         for record in self.roidbs:
-            key = os.path.relpath(record['im_file'], self.image_root).replace('\\', '/')
+            key = file_key(record['im_file'], self.image_root)
             if key not in boxes:
                 missing += 1
             bbox, cls, score = boxes.get(key, (np.zeros((0, 4), np.float32),

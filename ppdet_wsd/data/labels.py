@@ -39,6 +39,13 @@ class LabeledImage:
     split: str = None
 
 
+def file_key(path, image_root):
+    """How the dataset's files name an image: ``path`` relative to ``image_root`` with
+    ``/`` separators (the ``file`` of ``labels.csv`` / ``splits.csv`` and the
+    ``file_name`` of ``annotations.json`` and ``pseudo_boxes.json``)."""
+    return os.path.relpath(path, image_root).replace('\\', '/')
+
+
 def _read_csv(path, columns):
     """Yield ``(line_number, row_dict)`` from a CSV whose header has ``columns``."""
     with open(path, newline='', encoding='utf-8-sig') as f:

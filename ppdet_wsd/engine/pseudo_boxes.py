@@ -16,6 +16,7 @@ from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
 from ..cam import build_cam
+from ..data.labels import file_key
 from ..pseudo.align import align_to_original
 from ..utils.atomic import write_json_atomic
 from ..visualization.review import (choose_review_files, render_review, save_review,
@@ -105,7 +106,7 @@ def to_coco(results, classes, image_root, info):
     cat_id = {c: i + 1 for i, c in enumerate(classes)}
     images, annotations = [], []
     for image_id, r in enumerate(results, start=1):
-        images.append({'id': image_id, 'file_name': os.path.relpath(r['file'], image_root),
+        images.append({'id': image_id, 'file_name': file_key(r['file'], image_root),
                        'width': r['width'], 'height': r['height'],
                        'image_labels': r['image_labels'], 'class_scores': r['class_scores']})
         for b in r['boxes']:

@@ -1,10 +1,10 @@
 """``DetectionMetric``: a detector's boxes and image verdicts inside ppdet's evaluation loop."""
-import os
 
 import numpy as np
 from ppdet.metrics import Metric
 from ppdet.utils.logger import setup_logger
 
+from ..data.labels import file_key
 from ..utils.detections import clip_boxes, split_detections
 from .image_level import format_report, image_level_report
 from .localization import coco_box_map
@@ -112,8 +112,7 @@ class DetectionMetric(Metric):
         records = [by_id[i] for i in self.im_ids]
         for record, det in zip(records, self.detections):
             clip_boxes(det, record['h'], record['w'])
-        files = [os.path.relpath(r['im_file'], self.dataset.image_root).replace('\\', '/')
-                 for r in records]
+        files = [file_key(r['im_file'], self.dataset.image_root) for r in records]
         truth = self.ground_truth_loader(files) if self.ground_truth_loader else None
         self.results = detection_report(np.concatenate(self.labels),
                                         np.concatenate(self.im_scores), self.detections,

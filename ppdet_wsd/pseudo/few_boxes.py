@@ -5,12 +5,12 @@ when a config asks for it (``PseudoBoxes.few_boxes: N``). The images come from t
 ``val`` split (never test), at most N per class, and their number is recorded as
 ``few_boxes_used`` in every output and report (the protocol of Choe et al., CVPR 2020).
 """
-import os
 
 import numpy as np
 import paddle
 
 from ..data.ground_truth import load_ground_truth
+from ..data.labels import file_key
 from ..metrics.localization import box_acc_table
 from ..visualization.heatmap import normalise_map
 from .align import align_to_original
@@ -27,7 +27,7 @@ def attach_truth(records, dataset_dir, image_root):
     truth = load_ground_truth(dataset_dir)
     if truth is None:
         raise FileNotFoundError(f'{dataset_dir}: the few-boxes mode needs annotations.json')
-    return [dict(r, gt=truth.get(os.path.relpath(r['im_file'], image_root))) for r in records]
+    return [dict(r, gt=truth.get(file_key(r['im_file'], image_root))) for r in records]
 
 
 def pick_boxed_images(records, classes, per_class, seed=0):
