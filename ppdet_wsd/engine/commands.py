@@ -18,6 +18,7 @@ from .config import resolve_classes
 from .detect import detect_images
 from .infer import classify_images, list_images
 from .pseudo_boxes import generate_pseudo_boxes
+from .refinement import OnlineRefinement
 from .trainer import WSDTrainer
 
 logger = setup_logger(__name__)
@@ -53,7 +54,7 @@ def train(cfg, validate=False, resume=None):
     logger.info(f'training took {seconds:.1f} s')
     summary = {'seconds': seconds, 'epochs': cfg.epoch, 'start_epoch': trainer.start_epoch,
                'num_train_images': len(trainer.dataset), 'config': cfg.filename}
-    refinement = [c for c in trainer._callbacks if hasattr(c, 'history')]
+    refinement = [c for c in trainer._callbacks if isinstance(c, OnlineRefinement)]
     if refinement:
         summary['refinement'] = refinement[0].history
     if is_main_process():

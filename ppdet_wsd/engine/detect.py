@@ -44,7 +44,7 @@ def detect_records(model, transforms, records, batch_size, desc='detecting'):
             with paddle.no_grad():
                 out = model(inputs)
             per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
-            for record, sample, detections in zip(batch, samples, per_image):
+            for sample, detections in zip(samples, per_image):
                 clip_boxes(detections, sample['h'], sample['w'])
             yield from zip(batch, per_image, out['im_score'].numpy())
             bar.update(len(batch))
