@@ -63,9 +63,12 @@ def collect(cam_method, generator, transforms, records, classes, batch_size, ima
     return out
 
 
-def _box_metrics(run, truth, classes, all_contours, rule_threshold):
+def localization_metrics(run, truth, classes, all_contours, rule_threshold):
     """Localisation metrics of one collected run on the images that have box truth;
-    BoxAcc at ``rule_threshold`` when the run used one relative threshold (else None)."""
+    BoxAcc at ``rule_threshold`` when the run used one relative threshold (else None).
+    ``truth`` may hold more images than the run (e.g. the whole dataset): only the run's
+    images are measured, so the boxes of images never boxed do not count as misses."""
+    truth = {f: truth[f] for f in run['files']}
     keep = [i for i, f in enumerate(run['files'])
             if run['heat'][i] is not None and truth[f].loc_gt and len(truth[f].boxes)]
     heat = [run['heat'][i] for i in keep]
@@ -123,7 +126,7 @@ def benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, methods, lab
     for method in methods:
         run = collect(build_cam(method, model), generator, transforms, records, classes,
                       batch_size, image_root)
-        metrics = _box_metrics(run, truth, classes, generator.all_contours, rule)
+        metrics = localization_metrics(run, truth, classes, generator.all_contours, rule)
         metrics.update({'label': label, 'method': method, 'config': cfg.filename,
                         'weights': cfg.weights, 'split': dataset.split,
                         'generator': vars(generator), 'num_images': len(records),

@@ -165,7 +165,8 @@ def apply_few_boxes(generator, model, cfg, classes, options):
 
 def pseudo_boxes(cfg, output_dir=None):
     """Pseudo boxes of ``cfg.weights`` for the ``PseudoBoxes.split`` images of the
-    evaluation dataset's folder; returns the path of ``pseudo_boxes.json``.
+    evaluation dataset's folder; returns the path of ``pseudo_boxes.json`` (None in the
+    helper processes of a multi-process run, see :func:`generate_pseudo_boxes`).
 
     ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
     for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,

@@ -11,6 +11,7 @@ import shutil
 import time
 
 import numpy as np
+import paddle.distributed as dist
 from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
@@ -19,6 +20,7 @@ from ..cam import build_cam
 from ..data.labels import file_key
 from ..pseudo.align import align_to_original
 from ..utils.atomic import write_json_atomic
+from ..utils.dist import is_main_process
 from ..visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
 from .batches import image_batches
@@ -31,17 +33,39 @@ def _fingerprint(settings):
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _stamp_fingerprint(stamp):
+    try:
+        with open(stamp, encoding='utf-8') as f:
+            return json.load(f).get('fingerprint')
+    except (OSError, ValueError):
+        return None
+
+
 def _prepare_parts(output_dir, settings):
-    """The parts folder, emptied when it holds results made with other settings."""
+    """The parts folder, emptied when it holds results made with other settings. In a
+    multi-process run rank 0 prepares it and the other ranks wait until it is ready."""
     parts = os.path.join(output_dir, PARTS)
     stamp = os.path.join(parts, 'settings.json')
     fingerprint = _fingerprint(settings)
-    if os.path.isfile(stamp) and json.load(open(stamp)).get('fingerprint') != fingerprint:
+    if not is_main_process():
+        _wait_for(lambda: _stamp_fingerprint(stamp) == fingerprint, f'{stamp} from rank 0')
+        return parts
+    if os.path.isfile(stamp) and _stamp_fingerprint(stamp) != fingerprint:
         logger.info(f'settings changed: discarding finished parts in {parts}')
         shutil.rmtree(parts)
     os.makedirs(parts, exist_ok=True)
     write_json_atomic(stamp, {'fingerprint': fingerprint, 'settings': settings})
     return parts
+
+
+def _wait_for(ready, what, poll_seconds=1.0, timeout_seconds=6 * 3600):
+    """Block until ``ready()`` (another process's file); TimeoutError after the timeout."""
+    waited = 0.0
+    while not ready():
+        if waited >= timeout_seconds:
+            raise TimeoutError(f'waited {waited:.0f} s for {what}')
+        time.sleep(poll_seconds)
+        waited += poll_seconds
 
 
 def cam_batches(cam_method, transforms, records, batch_size):
@@ -126,6 +150,10 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
                           few_boxes_used=0, info=None):
     """Pseudo boxes for every image of ``dataset``; returns the path of ``pseudo_boxes.json``.
 
+    Under ``paddle.distributed.launch`` each process boxes its share of the chunks;
+    rank 0 then waits for the others' parts, merges them and returns the path, the other
+    ranks return None.
+
     Args:
         model: a trained ``CAMClassifier`` (or any model ``build_cam`` accepts).
         cfg: the run config (``EvalReader`` gives the transforms and batch size;
@@ -154,22 +182,28 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
     review_files = choose_review_files(records, num_review)
     transforms = Compose(cfg.EvalReader['sample_transforms'])
     cam_method = build_cam(method, model, target_layer=target_layer, flips=flips, scales=scales)
-    chunks = range(0, len(records), chunk_size)
+    starts = range(0, len(records), chunk_size)
+    part_paths = [os.path.join(parts, f'{i:06d}.json') for i in range(len(starts))]
+    rank, world = dist.get_rank(), max(1, dist.get_world_size())
+    mine = [i for i in range(len(starts)) if i % world == rank]  # this process's shard
+    with tqdm(total=sum(len(records[starts[i]:starts[i] + chunk_size]) for i in mine),
+              desc=f'pseudo boxes ({method}, process {rank + 1}/{world})', unit='img') as bar:
+        for i in mine:
+            chunk_records = records[starts[i]:starts[i] + chunk_size]
+            if not os.path.isfile(part_paths[i]):
+                write_json_atomic(part_paths[i], _chunk_records(
+                    cam_method, transforms, generator, chunk_records, classes,
+                    cfg.get('score_threshold', 0.5), use_image_labels,
+                    cfg.EvalReader.get('batch_size', 8), review_files, output_dir))
+            bar.update(len(chunk_records))
+    if not is_main_process():
+        return None  # rank 0 merges the shards
+    _wait_for(lambda: all(os.path.isfile(p) for p in part_paths),
+              f'the other processes\' parts in {parts}')
     results = []
-    with tqdm(total=len(records), desc=f'pseudo boxes ({method})', unit='img') as bar:
-        for start in chunks:
-            part = os.path.join(parts, f'{start // chunk_size:06d}.json')
-            if os.path.isfile(part):
-                chunk = json.load(open(part))
-            else:
-                chunk = _chunk_records(cam_method, transforms, generator,
-                                       records[start:start + chunk_size], classes,
-                                       cfg.get('score_threshold', 0.5), use_image_labels,
-                                       cfg.EvalReader.get('batch_size', 8), review_files,
-                                       output_dir)
-                write_json_atomic(part, chunk)
-            results += chunk
-            bar.update(len(chunk))
+    for path in part_paths:
+        with open(path, encoding='utf-8') as f:
+            results += json.load(f)
     coco = to_coco(results, classes, dataset.image_root,
                    dict(info or {}, image_root=os.path.abspath(dataset.image_root), **settings))
     path = os.path.join(output_dir, 'pseudo_boxes.json')

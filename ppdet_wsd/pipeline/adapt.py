@@ -1,0 +1,90 @@
+"""Settings the pipeline derives from the data instead of asking the user.
+
+* The network input size from the images' sizes (:func:`choose_input_size`).
+* The detector's anchor sizes and shapes from the **pseudo boxes** (never from true
+  boxes), so small-defect and large-defect datasets get anchors that can match their
+  training boxes (:func:`anchor_prior`).
+"""
+import json
+
+import numpy as np
+from PIL import Image
+
+RESIZE_READERS = ('TrainReader', 'EvalReader', 'TestReader')
+BASE_ASPECTS = (0.5, 1.0, 2.0)
+
+
+def image_sizes(paths):
+    """``[N, 2]`` int array of (height, width), read from the file headers only."""
+    sizes = []
+    for path in paths:
+        with Image.open(path) as im:
+            sizes.append((im.height, im.width))
+    return np.array(sizes, dtype=np.int64).reshape(-1, 2)
+
+
+def choose_input_size(sizes, min_size, max_size):
+    """The square input side: the median short side of the images, rounded down to a
+    multiple of 32 (the backbone's coarsest stride) and kept in ``[min_size, max_size]``.
+    Large images are shrunk to ``max_size``; small ones are not blown up beyond it."""
+    short = int(np.median(sizes.min(axis=1))) if len(sizes) else max_size
+    return int(np.clip(short // 32 * 32, min_size, max_size))
+
+
+def set_input_size(cfg, size):
+    """Point every ``Resize`` of the readers (and the export input shape) at ``size``."""
+    for reader in RESIZE_READERS:
+        for transform in (cfg.get(reader) or {}).get('sample_transforms', []):
+            if 'Resize' in transform:
+                transform['Resize']['target_size'] = [size, size]
+    inputs_def = (cfg.get('TestReader') or {}).get('inputs_def')
+    if inputs_def and 'image_shape' in inputs_def:
+        inputs_def['image_shape'] = [3, size, size]
+
+
+def pseudo_box_shapes(boxes_file, input_size):
+    """Side (``sqrt(w*h)``) and aspect (``h/w``) of every pseudo box, in input pixels.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: float ``[M]`` sides and ``[M]`` aspects.
+    """
+    with open(boxes_file, encoding='utf-8') as f:
+        coco = json.load(f)
+    images = {im['id']: im for im in coco['images']}
+    sides, aspects = [], []
+    for ann in coco['annotations']:
+        im = images[ann['image_id']]
+        w = ann['bbox'][2] * input_size / im['width']
+        h = ann['bbox'][3] * input_size / im['height']
+        if w > 0 and h > 0:
+            sides.append(np.sqrt(w * h))
+            aspects.append(h / w)
+    return np.array(sides, np.float64), np.array(aspects, np.float64)
+
+
+def anchor_prior(sides, aspects, smallest_stride, default_scale, min_boxes=20):
+    """Anchor settings for RetinaNet from pseudo-box shapes.
+
+    ``octave_base_scale`` makes the smallest anchor (``smallest_stride * scale``) about the
+    10th percentile of the box sides (between 1 and 8 strides); aspect ratios 1/4 and 4
+    join the base (1/2, 1, 2) when more than a fifth of the boxes are that elongated.
+
+    Returns:
+        dict: ``octave_base_scale`` (float), ``aspect_ratios`` (list), ``num_boxes``,
+        ``side_p10`` / ``side_median`` (input pixels, None without boxes), ``used``
+        (False when fewer than ``min_boxes`` boxes: the config's values are kept).
+    """
+    prior = {'num_boxes': int(len(sides)), 'side_p10': None, 'side_median': None,
+             'octave_base_scale': float(default_scale), 'aspect_ratios': list(BASE_ASPECTS),
+             'used': False}
+    if len(sides) < min_boxes:
+        return prior
+    p10 = float(np.percentile(sides, 10))
+    ratios = list(BASE_ASPECTS)
+    if np.mean(aspects <= 1 / 3) > 0.2:
+        ratios.insert(0, 0.25)
+    if np.mean(aspects >= 3) > 0.2:
+        ratios.append(4.0)
+    prior.update(side_p10=p10, side_median=float(np.median(sides)), aspect_ratios=ratios,
+                 octave_base_scale=float(np.clip(p10 / smallest_stride, 1.0, 8.0)), used=True)
+    return prior

@@ -1,0 +1,102 @@
+"""``<output_dir>/report.json`` and ``report.html`` from the finished stages' outputs."""
+import json
+import os
+import time
+
+from ..benchmarks.report import git_commit, machine_summary
+from ..utils.atomic import write_json_atomic
+from ..visualization.report_page import write_report_page
+from . import records
+
+DEFINITIONS = {
+    'image_auroc': "the exported detector's defect score (max over classes of MIL probability "
+                   'and best box score), defective vs good test images',
+    'image_ap': 'average precision of the same score, defective images positive',
+    'miss_rate': 'defective test images judged good at the operating threshold',
+    'overkill_rate': 'good test images judged defective at the operating threshold',
+    'cam_maxboxacc_v2': 'classifier heat maps, MaxBoxAccV2 in percent (IoU 0.3/0.5/0.7; the '
+                        'heat-map threshold is swept against the true boxes: an upper bound)',
+    'cam_pxap': 'classifier heat maps, pixel AP against the masks',
+    'pseudo_map50': 'COCO mAP@0.5 of pseudo boxes made for the test images from their image '
+                    'labels, as for training images',
+    'det_map50': "the detector's COCO mAP@0.5 on the test split",
+    'det_map50_95': "the detector's COCO mAP@[.5:.95] on the test split",
+    'few_boxes_used': 'boxed val images used to choose pseudo-box thresholds (0: none, no '
+                      'ground truth read for training)',
+    'images_per_second_infer': 'the exported detector, one image at a time incl. decoding',
+    'model_size_mb': 'the exported detector, MiB',
+}
+
+
+def _load(out, stage, name='metrics.json'):
+    path = os.path.join(out, stage, name)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def report_numbers(spec, profile, command_line, wall_seconds):
+    """The report dict (see :data:`DEFINITIONS`; null where the data has no ground truth)."""
+    out = spec['output_dir']
+    cls = _load(out, 'classifier_eval')
+    det = _load(out, 'evaluation')
+    exported = _load(out, 'export')
+    pseudo = (_load(out, 'pseudo_boxes', records.DONE) or {}).get('result', {})
+    loc = cls.get('localization') if cls else None
+    stage_records = {s: records.read_record(os.path.join(out, s)) for s in
+                     ('classifier', 'classifier_eval', 'pseudo_boxes', 'detector', 'evaluation',
+                      'export')}
+    at = det['at_threshold'] if det else {}
+    return {
+        'image_auroc': det and det['image_auroc'],
+        'image_ap': det and det['image_ap'],
+        'cam_maxboxacc_v2': loc and loc['maxboxacc_v2']['maxboxacc_v2'],
+        'cam_pxap': loc and loc['pxap'],
+        'pseudo_map50': loc and loc['map50'],
+        'det_map50': det and det.get('det_map50'),
+        'det_map50_95': det and det.get('det_map50_95'),
+        'det_map50_agnostic': det and det.get('det_map50_agnostic'),
+        'miss_rate': at.get('miss_rate'),
+        'overkill_rate': at.get('overkill_rate'),
+        'operating_threshold': det and det['threshold'],
+        'threshold_source': det and det['threshold_source'],
+        'few_boxes_used': pseudo.get('few_boxes_used', 0),
+        'seconds_per_stage': {s: r and r['seconds'] for s, r in stage_records.items()},
+        'resumed_stages': [s for s, r in stage_records.items() if r and r.get('resumed')],
+        'wall_seconds_this_run': wall_seconds,
+        'images_per_second_infer': exported and exported['images_per_second'],
+        'model_size_mb': exported and exported['model_size_mb'],
+        'exported_model': exported and exported['model_dir'],
+        'commit': git_commit(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))),
+        'machine': machine_summary(),
+        'date': time.strftime('%Y-%m-%d %H:%M'),
+        'command': command_line,
+        'config': spec,
+        'dataset': profile,
+        'anchors': _load(out, 'detector', 'anchors.json'),
+        'pseudo_boxes': pseudo,
+        'classifier': cls and {k: cls[k] for k in ('image_auroc', 'image_ap', 'miss_rate',
+                                                   'overkill_rate', 'threshold', 'per_class',
+                                                   'per_group_accuracy')},
+        'localization': loc and {k: loc[k] for k in ('images', 'maxboxacc_v2', 'pxap', 'map50',
+                                                     'map50_95', 'per_class_ap50', 'per_class',
+                                                     'corloc')},
+        'detector': det and {
+            'per_class_ap50': (det.get('boxes') or {}).get('per_class_ap50'),
+            'at_0.5': {k: det[k] for k in ('miss_rate', 'overkill_rate', 'threshold')},
+            'verdict_sources': det['verdict_sources'], 'per_class': det['per_class'],
+            'num_images': det['num_images']},
+        'definitions': DEFINITIONS,
+    }
+
+
+def write_report(spec, profile, command_line, wall_seconds):
+    """Write ``report.json`` and ``report.html`` into the output folder; returns the dict."""
+    out = spec['output_dir']
+    report = report_numbers(spec, profile, command_line, wall_seconds)
+    write_json_atomic(os.path.join(out, 'report.json'), report)
+    cls, det = _load(out, 'classifier_eval'), _load(out, 'evaluation')
+    write_report_page(out, report, cls, det, profile)
+    return report

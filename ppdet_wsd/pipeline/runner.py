@@ -1,0 +1,296 @@
+"""Run the whole pipeline: classifier -> heat-map evaluation -> pseudo boxes -> RetinaNet-MIL
+-> evaluation -> export -> report, each stage in its own process, skipped when finished
+and unchanged, resumed when killed, redone when its settings or inputs changed."""
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from ..data.labels import DatasetError, discover_classes, load_labeled_images
+from ..utils.atomic import write_json_atomic
+from . import records
+from .adapt import choose_input_size, image_sizes
+
+WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LOCK = '.pipeline.lock'
+
+
+class PipelineError(RuntimeError):
+    """A stage failed or the input is wrong; the message names the stage and the file."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline.
+
+    Attributes:
+        name (str): also its folder under ``output_dir``.
+        depends (tuple[str]): stages whose outputs it reads.
+        distributed (bool): runs under ``paddle.distributed.launch`` when ``nproc > 1``.
+        reads_truth (bool): reads ``annotations.json`` / ``masks/`` (to measure only).
+        what (str): one line for the log.
+    """
+    name: str
+    depends: tuple
+    distributed: bool
+    reads_truth: bool
+    what: str
+
+
+STAGES = (
+    Stage('classifier', (), True, False, 'train the image-level classifier'),
+    Stage('classifier_eval', ('classifier',), False, True,
+          'measure it and its heat maps on the test split'),
+    Stage('pseudo_boxes', ('classifier',), True, False, 'heat maps -> pseudo boxes (train)'),
+    Stage('detector', ('pseudo_boxes',), True, False, 'train RetinaNet-MIL on them'),
+    Stage('evaluation', ('detector',), False, True,
+          'choose the threshold on val, measure on test'),
+    Stage('export', ('evaluation',), False, False, 'export the detector and time it'),
+)
+
+
+def log(message):
+    print(f'[pipeline {time.strftime("%H:%M:%S")}] {message}', flush=True)
+
+
+def profile_dataset(spec):
+    """Check the dataset and derive what adapts to it (classes, splits, input size).
+
+    Raises:
+        PipelineError: the dataset is missing, malformed or lacks a split; the message
+            names the file.
+    """
+    root = spec['dataset_dir']
+    try:
+        images, image_root = load_labeled_images(root)
+    except DatasetError as e:
+        raise PipelineError(f'stage "dataset": {e}') from e
+    splits = {s: [im for im in images if im.split == s] for s in ('train', 'val', 'test')}
+    for split, members in splits.items():
+        if not members:
+            raise PipelineError(f'stage "dataset": {root}: the {split} split is empty '
+                                f'(check splits.csv, or add images)')
+    if all(not im.labels for im in splits['train']):
+        raise PipelineError(f'stage "dataset": {root}: no defective image in the train split '
+                            f'(labels.csv): nothing to learn boxes from')
+    paths = [os.path.join(image_root, im.file) for im in splits['train']]
+    try:
+        sizes = image_sizes(paths)
+    except OSError as e:
+        raise PipelineError(f'stage "dataset": cannot read an image: {e}') from e
+    size = spec['input_size']
+    if size == 'auto':
+        size = choose_input_size(sizes, spec['min_input_size'], spec['max_input_size'])
+    classes = discover_classes(images)
+    return {
+        'dataset_dir': root, 'image_root': image_root, 'classes': classes,
+        'images': {s: len(m) for s, m in splits.items()},
+        'images_per_class': {c: sum(c in im.labels for im in images) for c in classes},
+        'good_images': sum(not im.labels for im in images),
+        'median_height': int(sorted(sizes[:, 0])[len(sizes) // 2]),
+        'median_width': int(sorted(sizes[:, 1])[len(sizes) // 2]),
+        'input_size': int(size), 'input_size_source': spec['input_size'],
+        'has_annotations': os.path.isfile(os.path.join(root, 'annotations.json')),
+        'has_masks': os.path.isdir(os.path.join(root, 'masks')),
+    }
+
+
+def dataset_signature(spec, profile):
+    """What the training stages read of the dataset: the label and split files and the
+    images (names, sizes, mtimes)."""
+    root = spec['dataset_dir']
+    return {'labels': records.file_signature(os.path.join(root, 'labels.csv')),
+            'splits': records.file_signature(os.path.join(root, 'splits.csv')),
+            'images': records.folder_signature(profile['image_root'])}
+
+
+def truth_signature(spec):
+    """What the measuring stages also read: ``annotations.json`` and ``masks/``."""
+    root = spec['dataset_dir']
+    return {'annotations': records.file_signature(os.path.join(root, 'annotations.json')),
+            'masks': records.folder_signature(os.path.join(root, 'masks'))}
+
+
+def stage_settings(stage, spec, profile):
+    """Everything besides upstream stages that decides a stage's output."""
+    classifier = {'config': records.resolved_stage_config(spec['classifier']['config']),
+                  'opts': spec['classifier']['opts']}
+    settings = {
+        'classifier': classifier,
+        'classifier_eval': {'pseudo': spec['pseudo_boxes']['opts'],
+                            'grid': spec['evaluation']['grid_images']},
+        'pseudo_boxes': {'pseudo': spec['pseudo_boxes']['opts']},
+        'detector': {'config': records.resolved_stage_config(spec['detector']['config']),
+                     'opts': spec['detector']['opts'],
+                     'adapt_anchors': spec['detector'].get('adapt_anchors', True)},
+        'evaluation': spec['evaluation'],
+        'export': spec['export'],
+    }[stage.name]
+    settings = {'stage': settings, 'input_size': profile['input_size']}
+    if stage.name == 'classifier':
+        settings['dataset'] = dataset_signature(spec, profile)
+    if stage.reads_truth:
+        settings['truth'] = truth_signature(spec)
+    return settings
+
+
+def plan_fingerprints(spec, profile):
+    """``{stage name: fingerprint}``, each over its settings and its upstream prints."""
+    prints = {}
+    for stage in STAGES:
+        upstream = {d: prints[d] for d in stage.depends}
+        prints[stage.name] = records.fingerprint(
+            {'settings': stage_settings(stage, spec, profile), 'upstream': upstream})
+    return prints
+
+
+def stages_to_run(out, prints):
+    """The stages not finished with their current fingerprint, and every stage downstream
+    of one of them (its inputs will be rewritten)."""
+    todo = []
+    for stage in STAGES:
+        if not records.is_finished(os.path.join(out, stage.name), prints[stage.name]) or \
+                any(d in {s.name for s in todo} for d in stage.depends):
+            todo.append(stage)
+    return todo
+
+
+def _die_with_parent():
+    """In the child: get SIGTERM when the pipeline process dies (Linux), so a killed
+    pipeline leaves no stage running on."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _child_env(nproc):
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get('PYTHONPATH')) if p)
+    threads = str(max(1, (os.cpu_count() or 1) // nproc))
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        env.setdefault(var, threads)
+    return env
+
+
+def _stream(command, log_path, env):
+    """Run ``command``, copying its output to the console and to ``log_path``; returns the
+    exit code. Interrupting the pipeline stops the child first."""
+    with open(log_path, 'ab') as log_file:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, preexec_fn=_die_with_parent)
+        try:
+            for chunk in iter(lambda: proc.stdout.read1(65536), b''):
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.flush()
+                log_file.write(chunk)
+                log_file.flush()
+            return proc.wait()
+        except BaseException:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
+
+
+def _last_error(log_path, launch_dir):
+    """The last line that looks like an exception in the stage log (or a worker log)."""
+    candidates = [log_path] + sorted(
+        os.path.join(launch_dir, f) for f in (os.listdir(launch_dir)
+                                              if os.path.isdir(launch_dir) else [])
+        if f.startswith('workerlog'))
+    for path in candidates:
+        with open(path, encoding='utf-8', errors='replace') as f:
+            lines = [line.strip() for line in f if line.strip()]
+        errors = [line for line in lines if 'Error' in line.split(':')[0] or
+                  line.startswith('Exception')]
+        if errors:
+            return errors[-1], path
+    return None, log_path
+
+
+def run_stage(stage, spec, profile, print_, index):
+    """Run one stage in a worker process (under the launcher when distributed)."""
+    out = spec['output_dir']
+    stage_dir = os.path.join(out, stage.name)
+    resume = records.start(stage_dir, print_)
+    log_path = os.path.join(out, 'logs', f'{stage.name}.log')
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    task = {'stage': stage.name, 'stage_dir': stage_dir, 'output_dir': out,
+            'dataset_dir': spec['dataset_dir'], 'input_size': profile['input_size'],
+            'resume': resume, 'spec': spec,
+            'result_file': os.path.join(stage_dir, 'stage.result.json')}
+    task_file = os.path.join(stage_dir, 'stage.task.json')
+    write_json_atomic(task_file, task)
+    launch_dir = os.path.join(stage_dir, 'launch_logs')
+    nproc = spec['nproc'] if stage.distributed else 1
+    if nproc > 1:
+        command = [sys.executable, '-m', 'paddle.distributed.launch', '--nproc_per_node',
+                   str(nproc), '--log_dir', launch_dir, WORKER, task_file]
+    else:
+        command = [sys.executable, '-m', 'ppdet_wsd.pipeline.worker', task_file]
+    log(f'[{index}/{len(STAGES)}] {stage.name}: {stage.what} '
+        f'({"resuming its partial work" if resume else "starting"}; log {log_path})')
+    with open(log_path, 'a', encoding='utf-8') as f:
+        f.write(f'\n===== {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command)}\n')
+    tic = time.time()
+    code = _stream(command, log_path, _child_env(nproc))
+    seconds = time.time() - tic
+    if code != 0:
+        error, where = _last_error(log_path, launch_dir)
+        raise PipelineError(f'stage "{stage.name}" failed (exit code {code})'
+                            + (f': {error}' if error else '') + f'\n  see {where}'
+                            + '\n  fix the cause and run the same command again: finished '
+                              'stages are kept')
+    with open(task['result_file'], encoding='utf-8') as f:
+        result = json.load(f)
+    records.finish(stage_dir, print_, {'stage': stage.name, 'seconds': seconds,
+                                       'resumed': resume, 'command': command,
+                                       'result': result,
+                                       'finished': time.strftime('%Y-%m-%d %H:%M:%S')})
+    log(f'[{index}/{len(STAGES)}] {stage.name}: done in {seconds:.0f} s')
+
+
+@contextlib.contextmanager
+def output_lock(out):
+    """Hold ``<out>/.pipeline.lock`` so two runs never write one folder at once."""
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, LOCK), 'w') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            raise PipelineError(f'another pipeline run is writing {out}; wait for it or '
+                                f'choose another output_dir') from e
+        yield
+
+
+def run_pipeline(spec, command_line=None):
+    """Run every stage that is not finished with the current settings, then write the
+    report. Returns the report dict (``<output_dir>/report.json``)."""
+    from .report import write_report
+    out = spec['output_dir']
+    with output_lock(out):
+        tic = time.time()
+        profile = profile_dataset(spec)
+        write_json_atomic(os.path.join(out, 'dataset_profile.json'), profile)
+        log(f'dataset {spec["dataset_dir"]}: {profile["images"]} images, classes '
+            f'{profile["classes"]}, input {profile["input_size"]} px (median image '
+            f'{profile["median_width"]}x{profile["median_height"]})')
+        prints = plan_fingerprints(spec, profile)
+        todo = stages_to_run(out, prints)
+        for stage in STAGES:
+            state = 'to run' if stage in todo else 'finished and unchanged: skipped'
+            log(f'  {stage.name:<16} {state}')
+        for index, stage in enumerate(STAGES, start=1):
+            if stage in todo:
+                run_stage(stage, spec, profile, prints[stage.name], index)
+        report = write_report(spec, profile, command_line, time.time() - tic)
+        log(f'report: {os.path.join(out, "report.html")} (numbers in report.json)')
+        return report

@@ -1,0 +1,160 @@
+"""The pipeline config: which stage configs to run, on which dataset, into which folder.
+
+A pipeline config is plain YAML (``configs/pipeline/*.yml``); ``_BASE_`` lists other
+pipeline configs to start from, as in ppdet. Its keys (all but the two paths optional):
+
+``dataset_dir``
+    a dataset in the standard layout (``docs/datasets.md``).
+``output_dir``
+    where every stage writes (``<output_dir>/<stage>/``), the logs and the report.
+``nproc``
+    processes per training / heat-map stage (``paddle.distributed.launch``); 1 = none.
+``input_size``
+    ``auto`` (adapt to the images, see :mod:`ppdet_wsd.pipeline.adapt`) or pixels.
+``max_input_size`` / ``min_input_size``
+    the range ``auto`` chooses in.
+``classifier`` / ``detector``
+    ``config`` (a ppdet-style stage config) and ``opts`` (overrides, as ``-o`` would give).
+``pseudo_boxes``
+    ``opts`` applied to the classifier config when boxing (``PseudoBoxes``,
+    ``CAMPseudoBoxGenerator``).
+``evaluation``
+    ``threshold``: ``val`` (Youden's J on the val split's image labels) or a number;
+    ``grid_images``: test images drawn into the report.
+``export``
+    ``speed_images``: test images the exported model is timed on.
+"""
+import argparse
+import copy
+import os
+
+import yaml
+
+BASE_KEY = '_BASE_'
+STAGE_KEYS = ('classifier', 'detector')
+DEFAULTS = {
+    'dataset_dir': None, 'output_dir': None, 'nproc': 1,
+    'input_size': 'auto', 'min_input_size': 96, 'max_input_size': 256,
+    'classifier': {'config': None, 'opts': {}},
+    'pseudo_boxes': {'opts': {}},
+    'detector': {'config': None, 'opts': {}, 'adapt_anchors': True},
+    'evaluation': {'threshold': 'val', 'grid_images': 24},
+    'export': {'speed_images': 50},
+}
+
+
+class PipelineConfigError(ValueError):
+    """The pipeline config is wrong; the message names the file and the key."""
+
+
+def merge(base, override):
+    """``override`` merged into a deep copy of ``base`` (nested dicts merged key by key)."""
+    out = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path):
+    if not os.path.isfile(path):
+        raise PipelineConfigError(f'pipeline config not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as e:
+            raise PipelineConfigError(f'{path}: not valid YAML: {e}') from e
+    if not isinstance(data, dict):
+        raise PipelineConfigError(f'{path}: expected a mapping of keys, got {type(data).__name__}')
+    bases = data.pop(BASE_KEY, [])
+    for key in STAGE_KEYS:  # a stage config path is relative to the file that names it
+        config = (data.get(key) or {}).get('config')
+        if config and not os.path.isabs(config):
+            data[key]['config'] = os.path.normpath(
+                os.path.join(os.path.dirname(os.path.abspath(path)), config))
+    merged = {}
+    for base in bases:
+        merged = merge(merged, _read_yaml(os.path.join(os.path.dirname(path), base)))
+    return merge(merged, data)
+
+
+def _check_stage_config(spec, key, path):
+    """Raise unless ``spec[key]['config']`` names an existing file."""
+    config = spec[key].get('config')
+    if not config:
+        raise PipelineConfigError(f'{path}: "{key}.config" is missing: name the {key} stage '
+                                  f'config (a ppdet-style YAML file)')
+    if not os.path.isfile(config):
+        raise PipelineConfigError(f'{path}: "{key}.config" names {config}, which does not '
+                                  f'exist')
+
+
+def load_pipeline_config(path, overrides=None):
+    """Read a pipeline config, apply ``-o`` overrides and check it.
+
+    Args:
+        path (str): the YAML file.
+        overrides (dict | None): nested overrides, as ppdet's ``ArgsParser`` parses
+            ``-o dataset_dir=/data/line output_dir=out detector.opts.epoch=4``.
+    Returns:
+        dict: the full spec (defaults filled in; stage config paths absolute, read
+        relative to the file naming them; an ``-o`` path relative to the working folder;
+        ``dataset_dir`` / ``output_dir`` absolute; ``config_file`` the path read).
+    Raises:
+        PipelineConfigError: a missing or wrong key, named with the file.
+    """
+    spec = merge(DEFAULTS, merge(_read_yaml(path), overrides))
+    unknown = sorted(set(spec) - set(DEFAULTS))
+    if unknown:
+        raise PipelineConfigError(f'{path}: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}')
+    for key in ('dataset_dir', 'output_dir'):
+        if not spec[key]:
+            raise PipelineConfigError(f'{path}: "{key}" is not set: add it to the config or '
+                                      f'pass -o {key}=<path>')
+        spec[key] = os.path.abspath(str(spec[key]))
+    for key in STAGE_KEYS:
+        _check_stage_config(spec, key, path)
+        spec[key]['config'] = os.path.abspath(spec[key]['config'])
+    if not isinstance(spec['nproc'], int) or spec['nproc'] < 1:
+        raise PipelineConfigError(f'{path}: "nproc" must be a whole number >= 1, '
+                                  f'got {spec["nproc"]!r}')
+    size = spec['input_size']
+    if size != 'auto' and (not isinstance(size, int) or size < 32):
+        raise PipelineConfigError(f'{path}: "input_size" must be auto or pixels >= 32, '
+                                  f'got {size!r}')
+    threshold = spec['evaluation']['threshold']
+    if threshold != 'val' and not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):
+        raise PipelineConfigError(f'{path}: "evaluation.threshold" must be val or a number in '
+                                  f'(0, 1], got {threshold!r}')
+    spec['config_file'] = os.path.abspath(path)
+    return spec
+
+
+def parse_overrides(items):
+    """``['a.b=1', 'a.c=x']`` -> ``{'a': {'b': 1, 'c': 'x'}}`` (values parsed as YAML)."""
+    out = {}
+    for item in items or []:
+        if '=' not in item:
+            raise PipelineConfigError(f'-o {item}: expected key=value')
+        key, value = item.split('=', 1)
+        *parents, leaf = key.strip().split('.')
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise PipelineConfigError(f'-o {item}: {part} is set to a value and a mapping')
+        node[leaf] = yaml.safe_load(value)
+    return out
+
+
+def make_parser(description):
+    """``-c`` (the pipeline config) and ``-o key=value ...`` (dotted keys nest)."""
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-c', '--config', required=True, help='pipeline config (YAML)')
+    parser.add_argument('-o', '--opt', nargs='*', default=[],
+                        help='overrides, e.g. dataset_dir=/data/line output_dir=out '
+                             'detector.opts.epoch=4')
+    return parser

@@ -1,0 +1,247 @@
+"""The work of each pipeline stage, run in a fresh worker process (ppdet's config is
+global, so every stage gets a process of its own; see :mod:`ppdet_wsd.pipeline.worker`).
+
+Every function takes the task dict the runner wrote (``stage``, ``stage_dir``,
+``output_dir``, ``dataset_dir``, ``config``, ``opts``, ``input_size``, ``resume``,
+``spec``) and returns a small dict the runner stores in the stage record.
+Ground truth (``annotations.json``, ``masks/``) is read by ``classifier_eval`` and
+``evaluation`` only, to measure.
+"""
+import glob
+import json
+import os
+
+import numpy as np
+import paddle
+from ppdet.core.workspace import create, load_config, merge_config
+from ppdet.data.reader import Compose
+from ppdet.utils.logger import setup_logger
+
+from ..benchmarks.detector import exported_speed, split_results
+from ..benchmarks.pseudo_boxes import collect, localization_metrics
+from ..cam import build_cam
+from ..data.ground_truth import load_ground_truth
+from ..data.labels import file_key
+from ..engine.commands import (dataset_split, export, pseudo_boxes, train, trained_model)
+from ..engine.config import resolve_classes
+from ..engine.detect import detect_images
+from ..engine.infer import classify_images
+from ..engine.pseudo_boxes import labelled_classes
+from ..metrics import verdict_rates, youden_threshold
+from ..metrics.image_level import image_level_report
+from ..utils.atomic import write_json_atomic
+from ..utils.dist import is_main_process
+from ..visualization.review import choose_review_files
+from .adapt import anchor_prior, pseudo_box_shapes, set_input_size
+
+logger = setup_logger(__name__)
+METRICS = 'metrics.json'
+ANCHORS = 'anchors.json'
+
+
+def _path(task, stage, *parts):
+    return os.path.join(task['output_dir'], stage, *parts)
+
+
+def stage_config(task, config, opts):
+    """Load a stage config into ppdet's global config, pointed at the pipeline's dataset,
+    folder and input size; a cosine schedule follows the (possibly overridden) epochs."""
+    cfg = load_config(config)
+    dataset = {'dataset_dir': task['dataset_dir']}
+    merge_config({'TrainDataset': dataset, 'EvalDataset': dict(dataset)})
+    merge_config(opts or {})
+    cfg['filename'] = task['stage']
+    cfg['save_dir'] = task['output_dir']
+    set_input_size(cfg, task['input_size'])
+    for scheduler in (cfg.get('LearningRate') or {}).get('schedulers', []):
+        if hasattr(scheduler, 'max_epochs'):
+            scheduler.max_epochs = cfg.epoch
+    for key in ('use_gpu', 'use_xpu', 'use_npu', 'use_mlu'):
+        cfg.setdefault(key, False)
+    paddle.set_device('gpu' if cfg.use_gpu and paddle.is_compiled_with_cuda() else 'cpu')
+    return cfg
+
+
+def classifier_config(task, weights=True):
+    """The classifier config (+ its opts and the pseudo-box opts), with ``best_model``."""
+    spec = task['spec']
+    cfg = stage_config(task, spec['classifier']['config'], spec['classifier']['opts'])
+    merge_config(spec['pseudo_boxes']['opts'] or {})
+    if weights:
+        cfg['weights'] = _path(task, 'classifier', 'best_model')
+    return cfg
+
+
+def detector_config(task, weights=True):
+    """The detector config (+ opts), trained on the pipeline's pseudo boxes, with the
+    anchor prior the detector stage chose; ``model_final`` as weights."""
+    spec = task['spec']
+    cfg = stage_config(task, spec['detector']['config'], spec['detector']['opts'])
+    merge_config({'TrainDataset': {'boxes_file': _path(task, 'pseudo_boxes',
+                                                       'pseudo_boxes.json')}})
+    anchors = _path(task, 'detector', ANCHORS)
+    if os.path.isfile(anchors):
+        with open(anchors, encoding='utf-8') as f:
+            prior = json.load(f)
+        if prior['used']:
+            generator = cfg[cfg[cfg.architecture]['head']]['anchor_generator']
+            generator['octave_base_scale'] = prior['octave_base_scale']
+            generator['aspect_ratios'] = prior['aspect_ratios']
+    if weights:
+        cfg['weights'] = _path(task, 'detector', 'model_final')
+    return cfg
+
+
+def latest_snapshot(stage_dir):
+    """The newest epoch checkpoint ``<stage_dir>/<n>`` (no suffix), or None."""
+    epochs = [int(os.path.basename(p)[:-len('.pdparams')])
+              for p in glob.glob(os.path.join(stage_dir, '*.pdparams'))
+              if os.path.basename(p)[:-len('.pdparams')].isdigit()]
+    return os.path.join(stage_dir, str(max(epochs))) if epochs else None
+
+
+def _train(task, cfg, validate):
+    resume = latest_snapshot(task['stage_dir']) if task['resume'] else None
+    if resume:
+        logger.info(f'resuming {task["stage"]} from {resume}')
+    summary = train(cfg, validate=validate, resume=resume).summary
+    if is_main_process():  # epoch snapshots only served a resume
+        for path in glob.glob(os.path.join(task['stage_dir'], '[0-9]*.pd*')):
+            os.remove(path)
+    return {'train_seconds': summary['seconds'], 'epochs': summary['epochs'],
+            'num_train_images': summary['num_train_images']}
+
+
+def run_classifier(task):
+    """Stage 1: the image-level classifier, ``best_model`` by val image AP."""
+    return _train(task, classifier_config(task, weights=False), validate=True)
+
+
+def _grid_files(split, num):
+    """The label-balanced test images the report draws, in dataset order."""
+    chosen = choose_review_files(split.roidbs, num)
+    return [r['im_file'] for r in split.roidbs if r['im_file'] in chosen]
+
+
+def run_classifier_eval(task):
+    """Stage-1/2 numbers on the test split: image AUROC / AP, and with ground truth CAM
+    MaxBoxAccV2, PxAP and the mAP of pseudo boxes made for the test images (labels known,
+    as for training images); heat-map pictures of the report's grid images."""
+    cfg = classifier_config(task)
+    model, classes = trained_model(cfg)
+    test = dataset_split('test')
+    threshold = cfg.get('score_threshold', 0.5)
+    paths = [r['im_file'] for r in test.roidbs]
+    labels = np.array([r['img_label'] for r in test.roidbs], np.float32)
+    results = classify_images(model, cfg, paths, os.path.join(task['stage_dir'], 'scores'),
+                              classes, threshold, save_heatmaps=False)
+    scores = np.array([[r['scores'][c] for c in classes] for r in results], np.float32)
+    grid = _grid_files(test, task['spec']['evaluation']['grid_images'])
+    classify_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes,
+                    threshold)
+    truth = load_ground_truth(test.dataset_dir,
+                              [file_key(r['im_file'], test.image_root) for r in test.roidbs])
+    localization = None
+    if truth and any(t.loc_gt and len(t.boxes) for t in truth.values()):
+        options = cfg.get('PseudoBoxes') or {}
+        generator = create('CAMPseudoBoxGenerator')
+        cam = build_cam(options.get('method', 'cam'), model,
+                        target_layer=options.get('target_layer'),
+                        flips=options.get('flips', False), scales=options.get('scales', [1.0]))
+        run = collect(cam, generator, Compose(cfg.EvalReader['sample_transforms']),
+                      test.roidbs, classes, cfg.EvalReader.get('batch_size', 8), test.image_root)
+        rule = generator.threshold if generator.threshold_mode == 'relative' else None
+        localization = localization_metrics(run, truth, classes, generator.all_contours, rule)
+    report = image_level_report(labels, scores, classes, threshold)
+    report.update(defective=labels.any(axis=1).tolist(),
+                  defect_scores=scores.max(axis=1).astype(float).tolist(),
+                  localization=localization, classes=classes,
+                  grid=[file_key(p, test.image_root) for p in grid],
+                  grid_labels=[_label_text(r, classes) for r in test.roidbs
+                               if r['im_file'] in set(grid)])
+    write_json_atomic(os.path.join(task['stage_dir'], METRICS), report)
+    return {'image_auroc': report['image_auroc']}
+
+
+def _label_text(record, classes):
+    return ';'.join(classes[i] for i in labelled_classes(record)) or 'good'
+
+
+def run_pseudo_boxes(task):
+    """Stage 2: pseudo boxes for the train split (sharded over the processes of a
+    distributed launch)."""
+    cfg = classifier_config(task)
+    merge_config({'PseudoBoxes': {'split': 'train'}})
+    path = pseudo_boxes(cfg, output_dir=task['stage_dir'])
+    if not path:  # a helper process of a sharded run
+        return {}
+    with open(path, encoding='utf-8') as f:
+        coco = json.load(f)
+    return {'boxes': len(coco['annotations']), 'images': len(coco['images']),
+            'few_boxes_used': coco['info'].get('few_boxes_used', 0)}
+
+
+def run_detector(task):
+    """Stage 3: RetinaNet-MIL on the pseudo boxes and image labels, with anchors sized
+    from the pseudo boxes (``anchors.json``); ``model_final`` after the fixed schedule."""
+    cfg = detector_config(task, weights=False)
+    if task['spec']['detector'].get('adapt_anchors', True):
+        generator = cfg[cfg[cfg.architecture]['head']]['anchor_generator']
+        sides, aspects = pseudo_box_shapes(cfg.TrainDataset['boxes_file'], task['input_size'])
+        prior = anchor_prior(sides, aspects, float(generator['strides'][0]),
+                             generator['octave_base_scale'])
+        if is_main_process():
+            write_json_atomic(os.path.join(task['stage_dir'], ANCHORS), prior)
+        cfg = detector_config(task, weights=False)  # reload with the prior applied
+        logger.info(f'anchors from {prior["num_boxes"]} pseudo boxes: {prior}')
+    return _train(task, cfg, validate=False)
+
+
+def run_evaluation(task):
+    """The detector on val (operating threshold by Youden's J on image labels, unless the
+    pipeline fixes one) and once on test: verdicts, box mAP with ground truth, and the
+    report's grid images' detections."""
+    cfg = detector_config(task)
+    fixed = task['spec']['evaluation']['threshold']
+    val = split_results(cfg, 'val', box_metrics=False)
+    threshold = youden_threshold(val['defective'], val['defect_scores']) \
+        if fixed == 'val' else float(fixed)
+    source = 'val' if fixed == 'val' and threshold is not None else 'fixed'
+    if threshold is None:
+        threshold = cfg.get('score_threshold', 0.5)
+    test = split_results(cfg, 'test', box_metrics=True)
+    test['at_threshold'] = verdict_rates(test['defective'], test['defect_scores'], threshold)
+    test.update(threshold=threshold, threshold_source=source,
+                val_image_auroc=val['image_auroc'])
+    model, classes = trained_model(cfg)
+    split = dataset_split('test')
+    grid = _grid_files(split, task['spec']['evaluation']['grid_images'])
+    detect_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes, threshold,
+                  save_pictures=False)
+    write_json_atomic(os.path.join(task['stage_dir'], METRICS), test)
+    return {'threshold': threshold, 'det_map50': test.get('det_map50')}
+
+
+def run_export(task):
+    """The detector as a static model carrying the operating threshold, its size and
+    its speed one image at a time (decoding + preprocessing + ``paddle.inference``)."""
+    cfg = detector_config(task)
+    with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
+        cfg['score_threshold'] = json.load(f)['threshold']
+    resolve_classes(cfg, 'EvalDataset')
+    model_dir = export(cfg, task['stage_dir'])
+    paths = [r['im_file'] for r in dataset_split('test').roidbs]
+    size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])
+    result = {'model_dir': model_dir, 'model_size_mb': size_mb, 'images_per_second': ips}
+    write_json_atomic(os.path.join(task['stage_dir'], METRICS), result)
+    return result
+
+
+STAGE_FUNCTIONS = {
+    'classifier': run_classifier,
+    'classifier_eval': run_classifier_eval,
+    'pseudo_boxes': run_pseudo_boxes,
+    'detector': run_detector,
+    'evaluation': run_evaluation,
+    'export': run_export,
+}

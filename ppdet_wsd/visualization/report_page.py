@@ -1,0 +1,221 @@
+"""The pipeline's ``report.html``: the numbers, per-class tables, precision-recall curves
+and a grid of test images (heat map | true and predicted boxes), for a person to read
+without the code. Pictures go to ``<output_dir>/report_files/``."""
+import html
+import json
+import os
+
+import cv2
+import matplotlib
+import numpy as np
+from sklearn.metrics import precision_recall_curve
+
+from ..data.ground_truth import load_ground_truth
+from ..data.image_io import read_image_rgb
+from ..utils.atomic import write_text_atomic
+from .boxes import class_colour, draw_boxes
+from .heatmap import caption
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+FILES = 'report_files'
+TRUTH_COLOUR = (0, 255, 0)
+STYLE = """
+body{font-family:sans-serif;margin:20px;background:#f6f6f6;color:#222;max-width:1400px}
+h1{font-size:22px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+.verdict{font-size:16px;background:#fff;border-left:6px solid #d33;padding:10px}
+.grid{display:flex;flex-wrap:wrap;gap:10px}
+.card{background:#fff;border:1px solid #ccc;padding:6px;width:430px;font-size:12px}
+.card img{width:100%;image-rendering:pixelated}
+.meta{color:#555} .small{color:#666;font-size:12px}
+"""
+
+
+def _num(value, digits=3, percent=False):
+    if value is None:
+        return 'n/a'
+    return f'{value:.1f}%' if percent else f'{value:.{digits}f}'
+
+
+def _table(header, rows):
+    head = ''.join(f'<th>{html.escape(h)}</th>' for h in header)
+    body = ''.join('<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>' for c in row) + '</tr>'
+                   for row in rows)
+    return f'<table><tr>{head}</tr>{body}</table>'
+
+
+def pr_curve_picture(path, curves):
+    """Save image-level precision-recall curves (defective = positive) as a PNG.
+
+    Args:
+        curves (list[tuple]): ``(name, defective bool [N], score float [N], threshold)``;
+            the point at ``threshold`` is marked.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 4.2), dpi=100)
+    for name, defective, score, threshold in curves:
+        defective, score = np.asarray(defective, bool), np.asarray(score, float)
+        if defective.all() or not defective.any():
+            continue
+        precision, recall, _ = precision_recall_curve(defective, score)
+        line, = ax.plot(recall, precision, label=name)
+        judged = score >= threshold
+        tp = (judged & defective).sum()
+        ax.plot(tp / defective.sum(), tp / max(judged.sum(), 1), 'o', color=line.get_color(),
+                label=f'{name}: operating point (threshold {threshold:.2f})')
+    ax.set_xlabel('recall (defective images found)')
+    ax.set_ylabel('precision (flagged images truly defective)')
+    ax.set_xlim(0, 1.01)
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc='lower left')
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def grid_picture(heat_path, result, truth, classes, threshold):
+    """Heat map (left) beside the image with true boxes (green) and the detector's boxes
+    scored >= ``threshold`` (class colours); uint8 RGB."""
+    image = read_image_rgb(result['file'])
+    thickness = max(1, round(max(image.shape[:2]) / 300))
+    if truth is not None and truth.loc_gt:
+        image = draw_boxes(image, truth.boxes, [TRUTH_COLOUR] * len(truth.boxes),
+                           thickness=thickness)
+    shown = [b for b in result['boxes'] if b['score'] >= threshold]
+    boxes = draw_boxes(image, [b['box'] for b in shown],
+                       [class_colour(classes.index(b['class'])) for b in shown],
+                       [f'{b["class"]} {b["score"]:.2f}' for b in shown], thickness=thickness)
+    boxes = caption(boxes, f'{result["verdict"]} | score {result["defect_score"]:.2f}')
+    heat = cv2.cvtColor(cv2.imread(heat_path), cv2.COLOR_BGR2RGB) if os.path.isfile(heat_path) \
+        else np.full_like(boxes, 255)
+    heat = cv2.resize(heat, (round(heat.shape[1] * boxes.shape[0] / heat.shape[0]),
+                             boxes.shape[0]))
+    return np.concatenate([heat, np.full((boxes.shape[0], 4, 3), 255, np.uint8), boxes], axis=1)
+
+
+def _grid_cards(out, cls, det, profile, threshold):
+    """Draw the grid pictures; returns HTML cards."""
+    results_path = os.path.join(out, 'evaluation', 'grid', 'results.json')
+    if not cls or not os.path.isfile(results_path):
+        return []
+    with open(results_path, encoding='utf-8') as f:
+        results = json.load(f)
+    truth = load_ground_truth(profile['dataset_dir'], cls['grid']) \
+        if profile['has_annotations'] else None
+    labels = dict(zip(cls['grid'], cls['grid_labels']))
+    folder = os.path.join(out, FILES, 'grid')
+    os.makedirs(folder, exist_ok=True)
+    cards = []
+    for file, result in zip(cls['grid'], results):
+        stem = os.path.splitext(os.path.basename(file))[0]
+        picture = grid_picture(os.path.join(out, 'classifier_eval', 'grid', f'{stem}_cam.png'),
+                               result, truth.get(file) if truth else None,
+                               profile['classes'], threshold)
+        name = f'{len(cards):03d}_{stem}.jpg'
+        cv2.imwrite(os.path.join(folder, name), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, 90])
+        boxes = [f'{b["class"]} {b["score"]:.2f}' for b in result['boxes']
+                 if b['score'] >= threshold]
+        cards.append(f'<div class="card"><img src="{FILES}/grid/{html.escape(name)}" '
+                     f'loading="lazy"><div><b>{html.escape(file)}</b></div>'
+                     f'<div class="meta">true label: {html.escape(labels.get(file, "?"))} | '
+                     f'verdict: {html.escape(result["verdict"])}</div>'
+                     f'<div class="meta">boxes: {html.escape(", ".join(boxes) or "none")}</div>'
+                     f'</div>')
+    return cards
+
+
+def write_report_page(out, report, cls, det, profile):
+    """Write ``<out>/report.html`` (and its pictures) for ``report`` (the report.json dict),
+    the classifier's and the detector's test metrics ``cls`` / ``det`` (None if missing)."""
+    os.makedirs(os.path.join(out, FILES), exist_ok=True)
+    r = report
+    threshold = r['operating_threshold'] if r['operating_threshold'] is not None else 0.5
+    parts = [f'<!doctype html><html><head><meta charset="utf-8"><title>ppdet-wsd report'
+             f'</title><style>{STYLE}</style></head><body>',
+             f'<h1>Weakly supervised defect detection: {html.escape(profile["dataset_dir"])}</h1>',
+             f'<p class="small">{r["date"]}, commit {html.escape(r["commit"])}, '
+             f'{html.escape(r["machine"])}</p>']
+    if r['miss_rate'] is not None:
+        parts.append(
+            f'<p class="verdict">On the {profile["images"]["test"]} test images, the exported '
+            f'detector misses <b>{_num(100 * r["miss_rate"], percent=True)}</b> of defective '
+            f'images and rejects <b>{_num(100 * r["overkill_rate"], percent=True)}</b> of good '
+            f'ones at threshold {threshold:.3f} (chosen on: {r["threshold_source"]}). '
+            f'It was trained from image labels only'
+            + (f' (plus {r["few_boxes_used"]} boxed val images)' if r['few_boxes_used'] else '')
+            + '.</p>')
+    parts.append('<h2>Numbers (test split)</h2>')
+    keys = ['image_auroc', 'image_ap', 'miss_rate', 'overkill_rate', 'cam_maxboxacc_v2',
+            'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95', 'few_boxes_used',
+            'images_per_second_infer', 'model_size_mb']
+    parts.append(_table(['number', 'value', 'what it is'], [
+        [k, _num(r[k], percent=k == 'cam_maxboxacc_v2') if not isinstance(r[k], int) or
+         isinstance(r[k], bool) else r[k], r['definitions'].get(k, '')] for k in keys]))
+    parts.append('<p class="small">n/a: the dataset has no ground truth for it '
+                 '(annotations.json / masks/), or it is undefined on this split.</p>')
+    parts += _class_tables(r, profile)
+    pr_path = os.path.join(out, FILES, 'pr_image.png')
+    curves = []
+    if cls:
+        curves.append(('classifier', cls['defective'], cls['defect_scores'], cls['threshold']))
+    if det:
+        curves.append(('detector', det['defective'], det['defect_scores'], threshold))
+    if curves:
+        pr_curve_picture(pr_path, curves)
+        parts.append('<h2>Precision-recall: finding defective images</h2>'
+                     f'<img src="{FILES}/pr_image.png">')
+    parts.append('<h2>Stages</h2>' + _table(
+        ['stage', 'seconds', 'resumed'],
+        [[s, _num(sec, 0), 'yes' if s in r['resumed_stages'] else ''] for s, sec in
+         r['seconds_per_stage'].items()]))
+    parts.append(_settings(r, profile))
+    cards = _grid_cards(out, cls, det, profile, threshold)
+    if cards:
+        parts.append('<h2>Test images</h2><p class="small">Left: the classifier\'s heat map of '
+                     'its top class (brighter = more confident). Right: green = true boxes (when '
+                     'the dataset has them), coloured = the detector\'s boxes at the operating '
+                     'threshold.</p><div class="grid">' + ''.join(cards) + '</div>')
+    parts.append('</body></html>')
+    write_text_atomic(os.path.join(out, 'report.html'), '\n'.join(parts))
+
+
+def _class_tables(r, profile):
+    classes = profile['classes']
+    cls = r['classifier'] or {}
+    loc = r['localization'] or {}
+    det = r['detector'] or {}
+    rows = []
+    for c in classes:
+        per_loc = (loc.get('per_class') or {}).get(c, {})
+        rows.append([c, profile['images_per_class'][c],
+                     _num(((cls.get('per_class') or {}).get(c) or {}).get('auroc')),
+                     _num(((det.get('per_class') or {}).get(c) or {}).get('auroc')),
+                     _num(per_loc.get('maxboxacc_v2'), percent=True), _num(per_loc.get('pxap')),
+                     _num((loc.get('per_class_ap50') or {}).get(c)),
+                     _num((det.get('per_class_ap50') or {}).get(c))])
+    return ['<h2>Per class (test split)</h2>', _table(
+        ['class', 'images (all splits)', 'classifier AUROC', 'detector AUROC',
+         'heat map MaxBoxAccV2', 'heat map PxAP', 'pseudo-box AP50', 'detector AP50'], rows)]
+
+
+def _settings(r, profile):
+    anchors = r['anchors'] or {}
+    rows = [['input size', f'{profile["input_size"]} px ({profile["input_size_source"]}; median '
+             f'image {profile["median_width"]}x{profile["median_height"]})'],
+            ['images (train / val / test)', ' / '.join(str(profile['images'][s])
+                                                       for s in ('train', 'val', 'test'))],
+            ['pseudo boxes (train)', f'{r["pseudo_boxes"].get("boxes", "n/a")} on '
+             f'{r["pseudo_boxes"].get("images", "n/a")} images']]
+    if anchors:
+        rows.append(['anchors', f'base scale {anchors["octave_base_scale"]:.2f}, aspect ratios '
+                     f'{anchors["aspect_ratios"]} ('
+                     + (f'from {anchors["num_boxes"]} pseudo boxes, 10th-percentile side '
+                        f'{anchors["side_p10"]:.1f} px' if anchors['used'] else
+                        'config values: too few pseudo boxes') + ')'])
+    rows.append(['config', r['config']['config_file']])
+    rows.append(['command', r['command'] or ''])
+    return '<h2>Settings adapted to the data</h2>' + _table(['', ''], rows)
