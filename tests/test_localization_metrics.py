@@ -328,3 +328,17 @@ def test_synthetic_dataset_round_trip(tmp_path):
     preds = [{'file': r.file, 'class': c, 'box': b, 'score': 1.0}
              for r in defective for b, c in zip(r.boxes, r.labels)]
     assert coco_box_map(preds, gt, summary['categories'])['map50_95'] == pytest.approx(1.0)
+
+
+def test_stage2_metrics_count_only_the_boxed_images():
+    """Ground truth of the whole dataset, boxes for a split: images never boxed are not
+    misses (the stage-2 benchmark loads annotations.json for every image)."""
+    from ppdet_wsd.benchmarks.pseudo_boxes import localization_metrics
+    truth = ground_truth()
+    heat = np.zeros((40, 40), np.float32)
+    heat[5:15, 5:15] = 1.0
+    run = {'files': ['b.png', 'good.png'], 'labels': [('spot',), ()], 'heat': [heat, None],
+           'boxes': [[{'class': 'spot', 'box': [5, 5, 15, 15], 'score': 0.9}], []]}
+    result = localization_metrics(run, truth, CLASSES, all_contours=True, rule_threshold=0.5)
+    assert result['map50'] == pytest.approx(1.0), 'a.png is not in the run: not a miss'
+    assert result['images'] == 1 and result['maxboxacc_v2']['maxboxacc_v2'] == pytest.approx(100)

@@ -134,7 +134,8 @@ def dataset_split(split):
 
 
 PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
-                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48, 'few_boxes': 0}
+                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48, 'few_boxes': 0,
+                   'chunk_size': 64}
 
 
 def pseudo_options(cfg):
@@ -171,7 +172,8 @@ def pseudo_boxes(cfg, output_dir=None):
     ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
     for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
     ``flips``, ``scales``, ``use_image_labels``, ``num_review``, ``few_boxes`` (N boxed
-    val images per class for per-class thresholds; 0 = off); the box rules are the
+    val images per class for per-class thresholds; 0 = off), ``chunk_size`` (images per
+    resumable part, the unit a multi-process run shares out); the box rules are the
     ``CAMPseudoBoxGenerator`` section.
     """
     options = pseudo_options(cfg)
@@ -186,4 +188,4 @@ def pseudo_boxes(cfg, output_dir=None):
         method=options['method'], target_layer=options['target_layer'],
         flips=options['flips'], scales=options['scales'],
         use_image_labels=options['use_image_labels'], num_review=options['num_review'],
-        few_boxes_used=used, info={'config': cfg.filename})
+        chunk_size=options['chunk_size'], few_boxes_used=used, info={'config': cfg.filename})

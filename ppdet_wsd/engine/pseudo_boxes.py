@@ -33,39 +33,28 @@ def _fingerprint(settings):
     return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _stamp_fingerprint(stamp):
-    try:
-        with open(stamp, encoding='utf-8') as f:
-            return json.load(f).get('fingerprint')
-    except (OSError, ValueError):
-        return None
+def _barrier():
+    """Wait for every process of a distributed launch (no-op in a single process)."""
+    if dist.get_world_size() > 1:
+        if not dist.is_initialized():
+            dist.init_parallel_env()
+        dist.barrier()
 
 
 def _prepare_parts(output_dir, settings):
     """The parts folder, emptied when it holds results made with other settings. In a
-    multi-process run rank 0 prepares it and the other ranks wait until it is ready."""
+    multi-process run rank 0 prepares it while the others wait."""
     parts = os.path.join(output_dir, PARTS)
     stamp = os.path.join(parts, 'settings.json')
     fingerprint = _fingerprint(settings)
-    if not is_main_process():
-        _wait_for(lambda: _stamp_fingerprint(stamp) == fingerprint, f'{stamp} from rank 0')
-        return parts
-    if os.path.isfile(stamp) and _stamp_fingerprint(stamp) != fingerprint:
-        logger.info(f'settings changed: discarding finished parts in {parts}')
-        shutil.rmtree(parts)
-    os.makedirs(parts, exist_ok=True)
-    write_json_atomic(stamp, {'fingerprint': fingerprint, 'settings': settings})
+    if is_main_process():
+        if os.path.isfile(stamp) and json.load(open(stamp)).get('fingerprint') != fingerprint:
+            logger.info(f'settings changed: discarding finished parts in {parts}')
+            shutil.rmtree(parts)
+        os.makedirs(parts, exist_ok=True)
+        write_json_atomic(stamp, {'fingerprint': fingerprint, 'settings': settings})
+    _barrier()
     return parts
-
-
-def _wait_for(ready, what, poll_seconds=1.0, timeout_seconds=6 * 3600):
-    """Block until ``ready()`` (another process's file); TimeoutError after the timeout."""
-    waited = 0.0
-    while not ready():
-        if waited >= timeout_seconds:
-            raise TimeoutError(f'waited {waited:.0f} s for {what}')
-        time.sleep(poll_seconds)
-        waited += poll_seconds
 
 
 def cam_batches(cam_method, transforms, records, batch_size):
@@ -151,8 +140,7 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
     """Pseudo boxes for every image of ``dataset``; returns the path of ``pseudo_boxes.json``.
 
     Under ``paddle.distributed.launch`` each process boxes its share of the chunks;
-    rank 0 then waits for the others' parts, merges them and returns the path, the other
-    ranks return None.
+    after a barrier rank 0 merges the parts and returns the path, the other ranks None.
 
     Args:
         model: a trained ``CAMClassifier`` (or any model ``build_cam`` accepts).
@@ -196,10 +184,9 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
                     cfg.get('score_threshold', 0.5), use_image_labels,
                     cfg.EvalReader.get('batch_size', 8), review_files, output_dir))
             bar.update(len(chunk_records))
+    _barrier()
     if not is_main_process():
         return None  # rank 0 merges the shards
-    _wait_for(lambda: all(os.path.isfile(p) for p in part_paths),
-              f'the other processes\' parts in {parts}')
     results = []
     for path in part_paths:
         with open(path, encoding='utf-8') as f:

@@ -19,9 +19,11 @@ import json
 import os
 import shutil
 
-from ppdet.core.workspace import _load_config_with_base
+import ppdet.core.workspace  # noqa: F401  (registers the YAML tags of ppdet's configs)
+import yaml
 
 from ..utils.atomic import write_json_atomic
+from .spec import merge
 
 DONE = 'stage.json'
 STARTED = 'stage.started.json'
@@ -39,8 +41,16 @@ def fingerprint(settings):
 
 
 def resolved_stage_config(path):
-    """A ppdet-style config with its ``_BASE_`` files merged in, as plain JSON data."""
-    return json.loads(json.dumps(_load_config_with_base(path), sort_keys=True, default=_plain))
+    """A ppdet-style config with its ``_BASE_`` files merged in (later files and the file
+    itself win), as plain JSON data. ppdet's own loader is not used: it merges into the
+    global config."""
+    with open(path, encoding='utf-8') as f:
+        data = yaml.load(f, Loader=yaml.Loader) or {}  # ppdet's tags (!CosineDecay) build objects
+    merged = {}
+    for base in data.pop('_BASE_', []):
+        merged = merge(merged, resolved_stage_config(
+            os.path.join(os.path.dirname(path), os.path.expanduser(base))))
+    return json.loads(json.dumps(merge(merged, data), sort_keys=True, default=_plain))
 
 
 def file_signature(path):

@@ -170,11 +170,13 @@ def _die_with_parent():
 
 
 def _child_env(nproc):
+    """The stage's environment: this package importable; with several processes, the
+    cores shared out between them (one process's threads otherwise fight the others)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get('PYTHONPATH')) if p)
-    threads = str(max(1, (os.cpu_count() or 1) // nproc))
-    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-        env.setdefault(var, threads)
+    if nproc > 1:
+        threads = str(max(1, (os.cpu_count() or 1) // nproc))
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     return env
 
 

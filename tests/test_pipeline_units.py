@@ -1,0 +1,148 @@
+"""The pipeline's parts that need no training: its config, the settings it adapts to the
+data, the stage fingerprints and records."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from ppdet_wsd.pipeline import records
+from ppdet_wsd.pipeline.adapt import anchor_prior, choose_input_size, set_input_size
+from ppdet_wsd.pipeline.runner import (STAGES, PipelineError, plan_fingerprints,
+                                       profile_dataset, stages_to_run)
+from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config, parse_overrides
+
+DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')
+
+
+def _spec(dataset, tmp_path, **overrides):
+    return load_pipeline_config(DEFAULT, dict({'dataset_dir': dataset,
+                                               'output_dir': str(tmp_path / 'out')}, **overrides))
+
+
+def test_overrides_nest_and_keep_siblings():
+    opts = parse_overrides(['detector.opts.epoch=3', 'detector.opts.snapshot_epoch=1',
+                            'dataset_dir=/data/x', 'evaluation.threshold=0.4'])
+    assert opts == {'detector': {'opts': {'epoch': 3, 'snapshot_epoch': 1}},
+                    'dataset_dir': '/data/x', 'evaluation': {'threshold': 0.4}}
+    with pytest.raises(PipelineConfigError, match='key=value'):
+        parse_overrides(['epoch'])
+
+
+def test_stage_configs_resolve_relative_to_the_file_naming_them(tmp_path, tiny_dataset):
+    child = tmp_path / 'nested' / 'mine.yml'
+    child.parent.mkdir()
+    child.write_text(f'_BASE_: ["{DEFAULT}"]\nevaluation: {{grid_images: 4}}\n')
+    spec = load_pipeline_config(str(child), {'dataset_dir': tiny_dataset, 'output_dir': 'o'})
+    assert spec['classifier']['config'] == os.path.join(
+        REPO_ROOT, 'configs', 'pipeline', 'stages', 'cam_efficientnet_lite0.yml')
+    assert spec['evaluation'] == {'threshold': 'val', 'grid_images': 4}
+    assert spec['output_dir'] == os.path.abspath('o')
+
+
+@pytest.mark.parametrize('overrides, message', [
+    ({'output_dir': 'o'}, '"dataset_dir" is not set'),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'epochs': 3}, r"unknown key\(s\) \['epochs'\]"),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'evaluation': {'threshold': 2}},
+     'evaluation.threshold'),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'detector': {'config': 'missing.yml'}},
+     'detector.config" names missing.yml'),
+])
+def test_config_errors_name_the_file_and_the_key(overrides, message):
+    with pytest.raises(PipelineConfigError, match=message) as error:
+        load_pipeline_config(DEFAULT, overrides)
+    assert 'default.yml' in str(error.value)
+
+
+def test_input_size_follows_the_images():
+    assert choose_input_size(np.array([[300, 400], [330, 500], [310, 450]]), 96, 256) == 256
+    assert choose_input_size(np.array([[130, 140], [128, 200]]), 96, 256) == 128
+    assert choose_input_size(np.array([[40, 40]]), 96, 256) == 96
+
+
+def test_set_input_size_rewrites_every_reader():
+    cfg = {r: {'sample_transforms': [{'DecodeImage': {}}, {'Resize': {'target_size': [256, 256]}}]}
+           for r in ('TrainReader', 'EvalReader', 'TestReader')}
+    cfg['TestReader']['inputs_def'] = {'image_shape': [3, 256, 256]}
+    set_input_size(cfg, 128)
+    assert all(cfg[r]['sample_transforms'][1]['Resize']['target_size'] == [128, 128] for r in cfg)
+    assert cfg['TestReader']['inputs_def']['image_shape'] == [3, 128, 128]
+
+
+def test_anchor_prior_follows_the_pseudo_boxes():
+    small = anchor_prior(np.full(50, 12.0), np.ones(50), 8.0, 2.0)
+    assert small['used'] and small['octave_base_scale'] == pytest.approx(1.5)
+    assert small['aspect_ratios'] == [0.5, 1.0, 2.0]
+    elongated = anchor_prior(np.full(50, 100.0), np.r_[np.full(20, 6.0), np.ones(30)], 8.0, 2.0)
+    assert elongated['octave_base_scale'] == 8.0 and elongated['aspect_ratios'][-1] == 4.0
+    few = anchor_prior(np.full(5, 12.0), np.ones(5), 8.0, 2.0)
+    assert not few['used'] and few['octave_base_scale'] == 2.0
+
+
+def test_fingerprints_change_only_downstream_of_a_change(tiny_dataset, tmp_path):
+    spec = _spec(tiny_dataset, tmp_path)
+    profile = profile_dataset(spec)
+    base = plan_fingerprints(spec, profile)
+    assert base == plan_fingerprints(spec, profile), 'deterministic'
+    detector = plan_fingerprints(_spec(tiny_dataset, tmp_path,
+                                       detector={'opts': {'epoch': 3}}), profile)
+    changed = {s for s in base if base[s] != detector[s]}
+    assert changed == {'detector', 'evaluation', 'export'}
+    pseudo = plan_fingerprints(_spec(tiny_dataset, tmp_path, pseudo_boxes={
+        'opts': {'CAMPseudoBoxGenerator': {'threshold': 0.3}}}), profile)
+    assert {s for s in base if base[s] != pseudo[s]} == \
+        {'classifier_eval', 'pseudo_boxes', 'detector', 'evaluation', 'export'}
+
+
+def test_new_ground_truth_redoes_only_the_measuring_stages(tiny_dataset, tmp_path):
+    import shutil
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_dataset, data)
+    spec = _spec(data, tmp_path)
+    before = plan_fingerprints(spec, profile_dataset(spec))
+    with open(os.path.join(data, 'annotations.json')) as f:
+        coco = json.load(f)
+    coco['annotations'] = coco['annotations'][:-1]
+    with open(os.path.join(data, 'annotations.json'), 'w') as f:
+        json.dump(coco, f)
+    os.utime(os.path.join(data, 'annotations.json'), (1, 1))
+    after = plan_fingerprints(spec, profile_dataset(spec))
+    assert {s for s in before if before[s] != after[s]} == {'classifier_eval', 'evaluation',
+                                                            'export'}
+
+
+def test_stage_records_skip_resume_and_wipe(tmp_path):
+    stage = str(tmp_path / 'detector')
+    assert records.start(stage, 'a') is False
+    open(os.path.join(stage, '0.pdparams'), 'w').close()
+    assert records.start(stage, 'a') is True, 'same settings: keep the partial work'
+    assert os.path.isfile(os.path.join(stage, '0.pdparams'))
+    records.finish(stage, 'a', {'seconds': 1.0})
+    assert records.is_finished(stage, 'a') and not records.is_finished(stage, 'b')
+    assert records.start(stage, 'b') is False
+    assert os.listdir(stage) == [records.STARTED], 'other settings: the old work is wiped'
+
+
+def test_a_redone_stage_redoes_everything_downstream(tmp_path):
+    prints = {s.name: s.name for s in STAGES}
+    for s in STAGES:
+        records.finish(str(tmp_path / s.name), prints[s.name], {})
+    assert stages_to_run(str(tmp_path), prints) == []
+    os.remove(tmp_path / 'pseudo_boxes' / records.DONE)
+    assert [s.name for s in stages_to_run(str(tmp_path), prints)] == \
+        ['pseudo_boxes', 'detector', 'evaluation', 'export']
+
+
+def test_dataset_problems_name_the_stage_and_the_file(tmp_path, tiny_dataset):
+    with pytest.raises(PipelineError, match='stage "dataset".*not found'):
+        profile_dataset(_spec(str(tmp_path / 'nowhere'), tmp_path))
+    import shutil
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_dataset, data)
+    with open(os.path.join(data, 'splits.csv')) as f:
+        lines = f.read().splitlines()
+    with open(os.path.join(data, 'splits.csv'), 'w') as f:
+        f.write('\n'.join(line.replace(',test', ',train') for line in lines) + '\n')
+    with pytest.raises(PipelineError, match='stage "dataset".*test split is empty'):
+        profile_dataset(_spec(data, tmp_path))
