@@ -12,6 +12,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..data.labels import DatasetError, discover_classes, load_labeled_images
 from ..utils.atomic import write_json_atomic
 from . import records
@@ -94,8 +96,8 @@ def profile_dataset(spec):
         'images': {s: len(m) for s, m in splits.items()},
         'images_per_class': {c: sum(c in im.labels for im in images) for c in classes},
         'good_images': sum(not im.labels for im in images),
-        'median_height': int(sorted(sizes[:, 0])[len(sizes) // 2]),
-        'median_width': int(sorted(sizes[:, 1])[len(sizes) // 2]),
+        'median_height': int(np.median(sizes[:, 0])),
+        'median_width': int(np.median(sizes[:, 1])),
         'input_size': int(size), 'input_size_source': spec['input_size'],
         'has_annotations': os.path.isfile(os.path.join(root, 'annotations.json')),
         'has_masks': os.path.isdir(os.path.join(root, 'masks')),

@@ -22,7 +22,8 @@ from ..benchmarks.pseudo_boxes import collect, localization_metrics
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
-from ..engine.commands import (dataset_split, export, pseudo_boxes, train, trained_model)
+from ..engine.commands import (apply_few_boxes, dataset_split, export, pseudo_boxes,
+                               pseudo_options, train, trained_model)
 from ..engine.config import resolve_classes
 from ..engine.detect import detect_images
 from ..engine.infer import classify_images
@@ -123,6 +124,24 @@ def _grid_files(split, num):
     return [r['im_file'] for r in split.roidbs if r['im_file'] in chosen]
 
 
+def _localization(cfg, model, classes, split):
+    """Heat-map and pseudo-box numbers against the split's true boxes (None without them):
+    the boxes are made as the pseudo_boxes stage makes them, for each image's labels."""
+    truth = load_ground_truth(split.dataset_dir,
+                              [file_key(r['im_file'], split.image_root) for r in split.roidbs])
+    if not truth or not any(t.loc_gt and len(t.boxes) for t in truth.values()):
+        return None
+    options = pseudo_options(cfg)
+    generator = create('CAMPseudoBoxGenerator')
+    apply_few_boxes(generator, model, cfg, classes, options)
+    cam = build_cam(options['method'], model, target_layer=options['target_layer'],
+                    flips=options['flips'], scales=options['scales'])
+    run = collect(cam, generator, Compose(cfg.EvalReader['sample_transforms']), split.roidbs,
+                  classes, cfg.EvalReader.get('batch_size', 8), split.image_root)
+    rule = generator.threshold if generator.threshold_mode == 'relative' else None
+    return localization_metrics(run, truth, classes, generator.all_contours, rule)
+
+
 def run_classifier_eval(task):
     """Stage-1/2 numbers on the test split: image AUROC / AP, and with ground truth CAM
     MaxBoxAccV2, PxAP and the mAP of pseudo boxes made for the test images (labels known,
@@ -139,19 +158,7 @@ def run_classifier_eval(task):
     grid = _grid_files(test, task['spec']['evaluation']['grid_images'])
     classify_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes,
                     threshold)
-    truth = load_ground_truth(test.dataset_dir,
-                              [file_key(r['im_file'], test.image_root) for r in test.roidbs])
-    localization = None
-    if truth and any(t.loc_gt and len(t.boxes) for t in truth.values()):
-        options = cfg.get('PseudoBoxes') or {}
-        generator = create('CAMPseudoBoxGenerator')
-        cam = build_cam(options.get('method', 'cam'), model,
-                        target_layer=options.get('target_layer'),
-                        flips=options.get('flips', False), scales=options.get('scales', [1.0]))
-        run = collect(cam, generator, Compose(cfg.EvalReader['sample_transforms']),
-                      test.roidbs, classes, cfg.EvalReader.get('batch_size', 8), test.image_root)
-        rule = generator.threshold if generator.threshold_mode == 'relative' else None
-        localization = localization_metrics(run, truth, classes, generator.all_contours, rule)
+    localization = _localization(cfg, model, classes, test)
     report = image_level_report(labels, scores, classes, threshold)
     report.update(defective=labels.any(axis=1).tolist(),
                   defect_scores=scores.max(axis=1).astype(float).tolist(),
