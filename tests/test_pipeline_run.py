@@ -73,6 +73,8 @@ def test_the_report_has_every_number_and_a_page(finished_run):
         assert report[key] is not None and 0.0 <= report[key] <= 1.0, key
     assert 0.0 <= report['cam_maxboxacc_v2'] <= 100.0
     assert report['few_boxes_used'] == 0
+    assert report['detector']['at_config_threshold']['threshold'] == 0.5
+    assert report['threshold_source'] == 'val' and 0 < report['operating_threshold'] <= 1
     assert set(report['seconds_per_stage']) == {'classifier', 'classifier_eval', 'pseudo_boxes',
                                                 'detector', 'evaluation', 'export'}
     assert all(s > 0 for s in report['seconds_per_stage'].values())

@@ -59,7 +59,7 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'det_map50_agnostic': det and det.get('det_map50_agnostic'),
         'miss_rate': at.get('miss_rate'),
         'overkill_rate': at.get('overkill_rate'),
-        'operating_threshold': det and det['threshold'],
+        'operating_threshold': det and det['operating_threshold'],
         'threshold_source': det and det['threshold_source'],
         'few_boxes_used': pseudo.get('few_boxes_used', 0),
         'seconds_per_stage': {s: r and r['seconds'] for s, r in stage_records.items()},
@@ -85,7 +85,8 @@ def report_numbers(spec, profile, command_line, wall_seconds):
                                                      'corloc')},
         'detector': det and {
             'per_class_ap50': (det.get('boxes') or {}).get('per_class_ap50'),
-            'at_0.5': {k: det[k] for k in ('miss_rate', 'overkill_rate', 'threshold')},
+            'at_config_threshold': {k: det[k] for k in ('miss_rate', 'overkill_rate',
+                                                        'threshold')},
             'verdict_sources': det['verdict_sources'], 'per_class': det['per_class'],
             'num_images': det['num_images']},
         'definitions': DEFINITIONS,

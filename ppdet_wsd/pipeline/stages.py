@@ -218,7 +218,7 @@ def run_evaluation(task):
         threshold = cfg.get('score_threshold', 0.5)
     test = split_results(cfg, 'test', box_metrics=True)
     test['at_threshold'] = verdict_rates(test['defective'], test['defect_scores'], threshold)
-    test.update(threshold=threshold, threshold_source=source,
+    test.update(operating_threshold=threshold, threshold_source=source,
                 val_image_auroc=val['image_auroc'])
     model, classes = trained_model(cfg)
     split = dataset_split('test')
@@ -234,7 +234,7 @@ def run_export(task):
     its speed one image at a time (decoding + preprocessing + ``paddle.inference``)."""
     cfg = detector_config(task)
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
-        cfg['score_threshold'] = json.load(f)['threshold']
+        cfg['score_threshold'] = json.load(f)['operating_threshold']
     resolve_classes(cfg, 'EvalDataset')
     model_dir = export(cfg, task['stage_dir'])
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
