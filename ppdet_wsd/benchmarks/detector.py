@@ -2,11 +2,11 @@
 tabulate it beside the pseudo boxes it learnt from and the fully supervised reference."""
 import json
 import os
-import time
 
-from ..deploy.predictor import ExportedDetector
-from ..engine.commands import TRAIN_SUMMARY, dataset_split, evaluate, export, train
-from ..metrics import verdict_rates, youden_threshold
+from ..deploy.predictor import exported_speed
+from ..engine.commands import (TRAIN_SUMMARY, dataset_split, export, train,
+                               val_threshold_and_test)
+from ..metrics import verdict_rates
 from ..utils.atomic import write_json_atomic
 from .report import machine_summary, provenance, write_section
 
@@ -15,26 +15,6 @@ ROLES = ('weak', 'supervised')
 
 def _fmt(value, digits=3):
     return 'n/a' if value is None else f'{value:.{digits}f}'
-
-
-def exported_speed(model_dir, paths):
-    """Size of an exported model (MiB) and its images/s one image at a time (the factory
-    case: decoding + preprocessing + ``paddle.inference``), after one warm-up image."""
-    size = sum(os.path.getsize(os.path.join(model_dir, f)) for f in os.listdir(model_dir)
-               if f.startswith('model.')) / 2**20
-    detector = ExportedDetector(model_dir)
-    detector.predict(paths[:1])
-    tic = time.perf_counter()
-    for path in paths:
-        detector.predict([path])
-    return size, len(paths) / (time.perf_counter() - tic)
-
-
-def split_results(cfg, split, box_metrics):
-    """:func:`evaluate` of ``cfg.weights`` on ``split`` (box metrics only if asked)."""
-    cfg.EvalDataset['split'] = split
-    cfg['eval_box_metrics'] = box_metrics
-    return evaluate(cfg)
 
 
 def benchmark_detector(cfg, label, role, results_dir, repo_dir, train_first=True,
@@ -57,9 +37,7 @@ def benchmark_detector(cfg, label, role, results_dir, repo_dir, train_first=True
         with open(os.path.join(run_dir, TRAIN_SUMMARY), encoding='utf-8') as f:
             summary = json.load(f)
     cfg.weights = os.path.join(run_dir, 'model_final')
-    val = split_results(cfg, 'val', box_metrics=False)
-    threshold = youden_threshold(val['defective'], val['defect_scores'])
-    test = split_results(cfg, 'test', box_metrics=True)
+    _, threshold, test = val_threshold_and_test(cfg)
     at_val = verdict_rates(test['defective'], test['defect_scores'], threshold) \
         if threshold is not None else None
     model_dir = export(cfg, os.path.join(cfg.save_dir, 'export'))

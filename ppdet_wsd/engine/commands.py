@@ -10,6 +10,7 @@ from ppdet.utils.logger import setup_logger
 
 from ..cam import build_cam
 from ..deploy.export import export_model
+from ..metrics import youden_threshold
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
 from ..utils.atomic import write_json_atomic
@@ -94,6 +95,27 @@ def evaluate(cfg, output_json=None):
     logger.info(json.dumps({k: v for k, v in results.items()
                             if not isinstance(v, dict)}, indent=None))
     return results
+
+
+def evaluate_split(cfg, split, box_metrics):
+    """:func:`evaluate` of ``cfg.weights`` on ``split`` of ``EvalDataset`` (box metrics
+    against ``annotations.json`` only if asked)."""
+    cfg.EvalDataset['split'] = split
+    cfg['eval_box_metrics'] = box_metrics
+    return evaluate(cfg)
+
+
+def val_threshold_and_test(cfg):
+    """A detector's operating threshold chosen on the **val** split's image labels
+    (Youden's J; no box is read), then one measurement on ``test`` with box metrics.
+
+    Returns:
+        tuple: ``(val results, threshold or None when val has one kind of image only,
+        test results)``.
+    """
+    val = evaluate_split(cfg, 'val', box_metrics=False)
+    threshold = youden_threshold(val['defective'], val['defect_scores'])
+    return val, threshold, evaluate_split(cfg, 'test', box_metrics=True)
 
 
 def trained_model(cfg):

@@ -33,11 +33,16 @@ def load_run_config(flags):
     cfg = load_config(flags.config)
     merge_args(cfg, flags)
     merge_config(flags.opt)
+    select_device(cfg)
+    return cfg
+
+
+def select_device(cfg):
+    """Set every device flag the config leaves out to False and pick paddle's device: the
+    GPU when ``use_gpu`` is on and paddle was built with CUDA, else the CPU."""
     for key in DEVICE_FLAGS:
         cfg.setdefault(key, False)
-    use_gpu = cfg.use_gpu and paddle.is_compiled_with_cuda()
-    paddle.set_device('gpu' if use_gpu else 'cpu')
-    return cfg
+    paddle.set_device('gpu' if cfg.use_gpu and paddle.is_compiled_with_cuda() else 'cpu')
 
 
 def resolve_classes(cfg, dataset_key):

@@ -4,7 +4,6 @@ Resumable: images are processed in chunks, each chunk's result is written atomic
 to ``<output_dir>/.parts/``; a re-run with the same settings skips finished chunks. The
 final ``pseudo_boxes.json`` is written atomically and the parts are then removed.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -21,16 +20,13 @@ from ..data.labels import file_key
 from ..pseudo.align import align_to_original
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
+from ..utils.fingerprint import fingerprint
 from ..visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
 from .batches import image_batches
 
 logger = setup_logger(__name__)
 PARTS = '.parts'
-
-
-def _fingerprint(settings):
-    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _barrier():
@@ -46,13 +42,13 @@ def _prepare_parts(output_dir, settings):
     multi-process run rank 0 prepares it while the others wait."""
     parts = os.path.join(output_dir, PARTS)
     stamp = os.path.join(parts, 'settings.json')
-    fingerprint = _fingerprint(settings)
+    print_ = fingerprint(settings)
     if is_main_process():
-        if os.path.isfile(stamp) and json.load(open(stamp)).get('fingerprint') != fingerprint:
+        if os.path.isfile(stamp) and json.load(open(stamp)).get('fingerprint') != print_:
             logger.info(f'settings changed: discarding finished parts in {parts}')
             shutil.rmtree(parts)
         os.makedirs(parts, exist_ok=True)
-        write_json_atomic(stamp, {'fingerprint': fingerprint, 'settings': settings})
+        write_json_atomic(stamp, {'fingerprint': print_, 'settings': settings})
     _barrier()
     return parts
 

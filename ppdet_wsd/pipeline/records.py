@@ -23,21 +23,11 @@ import ppdet.core.workspace  # noqa: F401  (registers the YAML tags of ppdet's c
 import yaml
 
 from ..utils.atomic import write_json_atomic
+from ..utils.fingerprint import plain
 from .spec import merge
 
 DONE = 'stage.json'
 STARTED = 'stage.started.json'
-
-
-def _plain(obj):
-    """JSON form of objects a ppdet YAML tag builds (``!CosineDecay {...}``)."""
-    return {type(obj).__name__: vars(obj)} if hasattr(obj, '__dict__') else str(obj)
-
-
-def fingerprint(settings):
-    """SHA-1 hex of ``settings`` (any JSON-able structure; key order does not matter)."""
-    text = json.dumps(settings, sort_keys=True, default=_plain)
-    return hashlib.sha1(text.encode('utf-8')).hexdigest()
 
 
 def resolved_stage_config(path):
@@ -50,7 +40,7 @@ def resolved_stage_config(path):
     for base in data.pop('_BASE_', []):
         merged = merge(merged, resolved_stage_config(
             os.path.join(os.path.dirname(path), os.path.expanduser(base))))
-    return json.loads(json.dumps(merge(merged, data), sort_keys=True, default=_plain))
+    return json.loads(json.dumps(merge(merged, data), sort_keys=True, default=plain))
 
 
 def file_signature(path):

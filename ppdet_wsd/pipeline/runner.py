@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.labels import DatasetError, discover_classes, load_labeled_images
 from ..utils.atomic import write_json_atomic
+from ..utils.fingerprint import fingerprint
 from . import records
 from .adapt import choose_input_size, image_sizes
 
@@ -120,11 +121,12 @@ def truth_signature(spec):
             'masks': records.folder_signature(os.path.join(root, 'masks'))}
 
 
-def stage_settings(stage, spec, profile):
-    """Everything besides upstream stages that decides a stage's output."""
+def stage_settings(spec, profile):
+    """``{stage name: settings}``: everything besides upstream stages that decides each
+    stage's output (each stage config is resolved once)."""
     classifier = {'config': records.resolved_stage_config(spec['classifier']['config']),
                   'opts': spec['classifier']['opts']}
-    settings = {
+    own = {
         'classifier': classifier,
         'classifier_eval': {'pseudo': spec['pseudo_boxes']['opts'],
                             'grid': spec['evaluation']['grid_images']},
@@ -134,22 +136,26 @@ def stage_settings(stage, spec, profile):
                      'adapt_anchors': spec['detector'].get('adapt_anchors', True)},
         'evaluation': spec['evaluation'],
         'export': spec['export'],
-    }[stage.name]
-    settings = {'stage': settings, 'input_size': profile['input_size']}
-    if stage.name == 'classifier':
-        settings['dataset'] = dataset_signature(spec, profile)
-    if stage.reads_truth:
-        settings['truth'] = truth_signature(spec)
+    }
+    truth = truth_signature(spec)
+    settings = {}
+    for stage in STAGES:
+        settings[stage.name] = {'stage': own[stage.name], 'input_size': profile['input_size']}
+        if stage.name == 'classifier':
+            settings[stage.name]['dataset'] = dataset_signature(spec, profile)
+        if stage.reads_truth:
+            settings[stage.name]['truth'] = truth
     return settings
 
 
 def plan_fingerprints(spec, profile):
     """``{stage name: fingerprint}``, each over its settings and its upstream prints."""
+    settings = stage_settings(spec, profile)
     prints = {}
     for stage in STAGES:
         upstream = {d: prints[d] for d in stage.depends}
-        prints[stage.name] = records.fingerprint(
-            {'settings': stage_settings(stage, spec, profile), 'upstream': upstream})
+        prints[stage.name] = fingerprint({'settings': settings[stage.name],
+                                          'upstream': upstream})
     return prints
 
 

@@ -12,23 +12,22 @@ import json
 import os
 
 import numpy as np
-import paddle
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 
-from ..benchmarks.detector import exported_speed, split_results
 from ..benchmarks.pseudo_boxes import collect, localization_metrics
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
+from ..deploy.predictor import exported_speed
 from ..engine.commands import (apply_few_boxes, dataset_split, export, pseudo_boxes,
-                               pseudo_options, train, trained_model)
-from ..engine.config import resolve_classes
+                               pseudo_options, train, trained_model, val_threshold_and_test)
+from ..engine.config import select_device
 from ..engine.detect import detect_images
 from ..engine.infer import classify_images
 from ..engine.pseudo_boxes import labelled_classes
-from ..metrics import verdict_rates, youden_threshold
+from ..metrics import verdict_rates
 from ..metrics.image_level import image_level_report
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
@@ -57,9 +56,7 @@ def stage_config(task, config, opts):
     for scheduler in (cfg.get('LearningRate') or {}).get('schedulers', []):
         if hasattr(scheduler, 'max_epochs'):
             scheduler.max_epochs = cfg.epoch
-    for key in ('use_gpu', 'use_xpu', 'use_npu', 'use_mlu'):
-        cfg.setdefault(key, False)
-    paddle.set_device('gpu' if cfg.use_gpu and paddle.is_compiled_with_cuda() else 'cpu')
+    select_device(cfg)
     return cfg
 
 
@@ -83,14 +80,22 @@ def detector_config(task, weights=True):
     anchors = _path(task, 'detector', ANCHORS)
     if os.path.isfile(anchors):
         with open(anchors, encoding='utf-8') as f:
-            prior = json.load(f)
-        if prior['used']:
-            generator = cfg[cfg[cfg.architecture]['head']]['anchor_generator']
-            generator['octave_base_scale'] = prior['octave_base_scale']
-            generator['aspect_ratios'] = prior['aspect_ratios']
+            apply_anchor_prior(cfg, json.load(f))
     if weights:
         cfg['weights'] = _path(task, 'detector', 'model_final')
     return cfg
+
+
+def _anchor_generator(cfg):
+    """The anchor generator section of the detector's head in ``cfg``."""
+    return cfg[cfg[cfg.architecture]['head']]['anchor_generator']
+
+
+def apply_anchor_prior(cfg, prior):
+    """Put an :func:`anchor_prior` result into ``cfg`` (when it was ``used``)."""
+    if prior['used']:
+        _anchor_generator(cfg).update(octave_base_scale=prior['octave_base_scale'],
+                                      aspect_ratios=prior['aspect_ratios'])
 
 
 def latest_snapshot(stage_dir):
@@ -193,13 +198,14 @@ def run_detector(task):
     from the pseudo boxes (``anchors.json``); ``model_final`` after the fixed schedule."""
     cfg = detector_config(task, weights=False)
     if task['spec']['detector'].get('adapt_anchors', True):
-        generator = cfg[cfg[cfg.architecture]['head']]['anchor_generator']
+        # every process derives the same prior from the same file (no waiting on rank 0)
+        generator = _anchor_generator(cfg)
         sides, aspects = pseudo_box_shapes(cfg.TrainDataset['boxes_file'], task['input_size'])
         prior = anchor_prior(sides, aspects, float(generator['strides'][0]),
                              generator['octave_base_scale'])
+        apply_anchor_prior(cfg, prior)
         if is_main_process():
             write_json_atomic(os.path.join(task['stage_dir'], ANCHORS), prior)
-        cfg = detector_config(task, weights=False)  # reload with the prior applied
         logger.info(f'anchors from {prior["num_boxes"]} pseudo boxes: {prior}')
     return _train(task, cfg, validate=False)
 
@@ -210,13 +216,11 @@ def run_evaluation(task):
     report's grid images' detections."""
     cfg = detector_config(task)
     fixed = task['spec']['evaluation']['threshold']
-    val = split_results(cfg, 'val', box_metrics=False)
-    threshold = youden_threshold(val['defective'], val['defect_scores']) \
-        if fixed == 'val' else float(fixed)
+    val, youden, test = val_threshold_and_test(cfg)
+    threshold = youden if fixed == 'val' else float(fixed)
     source = 'val' if fixed == 'val' and threshold is not None else 'fixed'
     if threshold is None:
         threshold = cfg.get('score_threshold', 0.5)
-    test = split_results(cfg, 'test', box_metrics=True)
     test['at_threshold'] = verdict_rates(test['defective'], test['defect_scores'], threshold)
     test.update(operating_threshold=threshold, threshold_source=source,
                 val_image_auroc=val['image_auroc'])
@@ -235,7 +239,6 @@ def run_export(task):
     cfg = detector_config(task)
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
         cfg['score_threshold'] = json.load(f)['operating_threshold']
-    resolve_classes(cfg, 'EvalDataset')
     model_dir = export(cfg, task['stage_dir'])
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
     size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])
