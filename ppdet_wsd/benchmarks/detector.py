@@ -37,7 +37,7 @@ def benchmark_detector(cfg, label, role, results_dir, repo_dir, train_first=True
         with open(os.path.join(run_dir, TRAIN_SUMMARY), encoding='utf-8') as f:
             summary = json.load(f)
     cfg.weights = os.path.join(run_dir, 'model_final')
-    _, threshold, test = val_threshold_and_test(cfg)
+    _, threshold, _, test = val_threshold_and_test(cfg)
     at_val = verdict_rates(test['defective'], test['defect_scores'], threshold) \
         if threshold is not None else None
     model_dir = export(cfg, os.path.join(cfg.save_dir, 'export'))

@@ -1,11 +1,13 @@
 """``WSDCheckpointer``: ppdet's snapshot/best-model saving, atomic and metric-aware."""
 import os
+import shutil
 import tempfile
 
 from ppdet.engine.callbacks import Callback
 from ppdet.utils.checkpoint import save_model
 from ppdet.utils.logger import setup_logger
 
+from ..metrics.image_level import selection_score
 from ..utils.atomic import move_files_into
 from ..utils.dist import is_main_process
 
@@ -18,7 +20,10 @@ class WSDCheckpointer(Callback):
     Like ppdet's ``Checkpointer``, but each checkpoint is written into a temporary
     folder and moved into place file by file with ``os.replace`` (a killed run
     never leaves a truncated ``.pdparams``), and ``best_model`` follows the
-    metric's own ``primary_key`` (higher is better) instead of a box AP.
+    metric's :func:`~ppdet_wsd.metrics.image_level.selection_score` (val image AP, or
+    the mean per-class AP when val has no good image; higher is better) instead of a
+    box AP. When validation ran but no score was ever defined, ``best_model`` is the
+    final epoch's model (logged), so a validated run always leaves a ``best_model``.
     """
 
     def __init__(self, trainer):
@@ -37,10 +42,21 @@ class WSDCheckpointer(Callback):
         elif status['mode'] == 'eval' and status.get('save_best_model'):
             self._maybe_save_best(epoch_id, status)
 
+    def on_train_end(self, status):
+        if not is_main_process() or not status.get('save_best_model') or self.best is not None:
+            return
+        logger.warning('no model-selection score was defined on the val split (it needs '
+                       'two kinds of images for some class); best_model = the final epoch')
+        with tempfile.TemporaryDirectory(prefix='.tmp-', dir=self._ensure_dir()) as tmp:
+            for ext in ('.pdparams', '.pdopt', '.pdema'):
+                final = os.path.join(self.save_dir, 'model_final' + ext)
+                if os.path.isfile(final):
+                    shutil.copyfile(final, os.path.join(tmp, 'best_model' + ext))
+            move_files_into(tmp, self.save_dir)
+
     def _maybe_save_best(self, epoch_id, status):
         for metric in self.model._metrics:
-            key = getattr(metric, 'primary_key', None)
-            value = metric.get_results().get(key) if key else None
+            key, value = selection_score(metric.get_results())
             if value is None:
                 continue
             if self.best is None or value >= self.best:

@@ -10,7 +10,7 @@ from ppdet.utils.logger import setup_logger
 
 from ..cam import build_cam
 from ..deploy.export import export_model
-from ..metrics import youden_threshold
+from ..metrics import operating_threshold
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
 from ..utils.atomic import write_json_atomic
@@ -107,15 +107,18 @@ def evaluate_split(cfg, split, box_metrics):
 
 def val_threshold_and_test(cfg):
     """A detector's operating threshold chosen on the **val** split's image labels
-    (Youden's J; no box is read), then one measurement on ``test`` with box metrics.
+    (:func:`~ppdet_wsd.metrics.image_level.operating_threshold`: Youden's J of defective
+    vs good images, or over (image, class) pairs without good val images; no box is
+    read), then one measurement on ``test`` with box metrics.
 
     Returns:
-        tuple: ``(val results, threshold or None when val has one kind of image only,
-        test results)``.
+        tuple: ``(val results, threshold or None when no pair of val images differs in a
+        label, its basis ('images' / 'class pairs' / None), test results)``.
     """
     val = evaluate_split(cfg, 'val', box_metrics=False)
-    threshold = youden_threshold(val['defective'], val['defect_scores'])
-    return val, threshold, evaluate_split(cfg, 'test', box_metrics=True)
+    threshold, basis = operating_threshold(val['labels'], val['defect_scores'],
+                                           val['class_scores'])
+    return val, threshold, basis, evaluate_split(cfg, 'test', box_metrics=True)
 
 
 def trained_model(cfg):

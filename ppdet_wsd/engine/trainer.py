@@ -4,6 +4,7 @@ from ppdet.engine.callbacks import ComposeCallback, LogPrinter
 
 from ..data.ground_truth import load_ground_truth
 from ..metrics import DetectionMetric, ImageLabelMetric
+from ..metrics.box_mode import NO_BOXES
 from .checkpointer import WSDCheckpointer
 from .refinement import OnlineRefinement, refinement_options
 from .vdl_writer import WSDVisualDLWriter
@@ -18,8 +19,10 @@ class WSDTrainer(Trainer):
     ``metric: ImageLabel`` evaluates image-level scores (:class:`ImageLabelMetric`,
     classes from the evaluation dataset, threshold from ``score_threshold``,
     default 0.5); ``metric: WSDDetection`` a detector's verdicts and, outside
-    training only (and unless ``eval_box_metrics: false``), its boxes against the
-    dataset's ``annotations.json``
+    training only (and unless ``eval_box_metrics: false`` or ``eval_box_mode: none``), its
+    boxes against the dataset's ``annotations.json`` in the ``eval_box_mode`` the config
+    names (class-aware / class-agnostic, :mod:`ppdet_wsd.metrics.box_mode`; decided from
+    the data when absent)
     (:class:`DetectionMetric`); any other metric is ppdet's own. A ``Refinement``
     section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
@@ -56,10 +59,12 @@ class WSDTrainer(Trainer):
         if self.cfg.metric == IMAGE_LABEL_METRIC:
             self._metrics = [ImageLabelMetric(dataset.classes, threshold)]
             return
-        box_metrics = self.mode != 'train' and self.cfg.get('eval_box_metrics', True)
+        box_mode = self.cfg.get('eval_box_mode')
+        box_metrics = self.mode != 'train' and self.cfg.get('eval_box_metrics', True) \
+            and box_mode != NO_BOXES
         truth = (lambda files: load_ground_truth(dataset.dataset_dir, files)) \
             if box_metrics else None
-        self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth)]
+        self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth, box_mode)]
 
     def _reset_metrics(self):
         for metric in getattr(self, '_metrics', []):

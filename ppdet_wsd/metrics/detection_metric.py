@@ -6,6 +6,7 @@ from ppdet.utils.logger import setup_logger
 
 from ..data.labels import file_key
 from ..utils.detections import clip_boxes, split_detections
+from .box_mode import CLASS_AGNOSTIC, NO_BOXES, box_evaluation_mode
 from .image_level import format_report, image_level_report
 from .localization import coco_box_map
 
@@ -30,8 +31,27 @@ def verdict_report(labels, scores, classes, threshold):
                                    'miss_rate', 'overkill_rate')}
 
 
+def box_report(predictions, ground_truth, classes, mode):
+    """Box mAP of ``predictions`` in the box evaluation ``mode`` (:mod:`.box_mode`).
+
+    Returns:
+        dict: ``box_mode``, ``det_map50``, ``det_map50_95``, ``det_map50_agnostic``,
+        ``boxes`` (the :func:`coco_box_map` result of the mode: class-aware, or
+        class-agnostic with ``per_type_ap50``) and ``boxes_agnostic``; only
+        ``box_mode`` for ``none``.
+    """
+    if mode == NO_BOXES:
+        return {'box_mode': mode}
+    agnostic = coco_box_map(predictions, ground_truth, classes, class_agnostic=True)
+    boxes = agnostic if mode == CLASS_AGNOSTIC else coco_box_map(predictions, ground_truth,
+                                                                 classes)
+    return {'box_mode': mode, 'boxes': boxes, 'boxes_agnostic': agnostic,
+            'det_map50': boxes['map50'], 'det_map50_95': boxes['map50_95'],
+            'det_map50_agnostic': agnostic['map50']}
+
+
 def detection_report(labels, im_scores, detections, classes, threshold, files=None,
-                     ground_truth=None):
+                     ground_truth=None, box_mode=None):
     """Measure a detector on one split.
 
     The image verdict: an image is defective when, for some class, the MIL image
@@ -46,19 +66,23 @@ def detection_report(labels, im_scores, detections, classes, threshold, files=No
         files (list[str] | None): ``file_name`` of each image (as in the ground truth).
         ground_truth (dict | None): :func:`load_ground_truth` output for these files;
             when given, COCO box mAP is added. EVALUATION ONLY.
+        box_mode (str | None): the box evaluation mode (:mod:`.box_mode`); None
+            decides it from ``classes`` and ``ground_truth``.
     Returns:
         dict: :func:`image_level_report` of the verdict score (``image_auroc``,
         ``image_ap``, ``miss_rate``, ``overkill_rate``, ...), ``verdict_sources``
         ({'mil': ..., 'detections': ...} the same numbers from each source alone),
         ``defective`` / ``defect_scores`` (per image, for other operating points),
-        and with ground truth ``det_map50``, ``det_map50_95``, ``det_map50_agnostic``,
-        ``boxes`` (class-aware :func:`coco_box_map` result), ``boxes_agnostic``.
+        ``labels`` / ``class_scores`` (``[N, C]`` lists, for a per-class threshold),
+        and with ground truth the :func:`box_report` keys.
     """
     box_scores = class_box_scores(detections, len(classes))
     scores = np.maximum(im_scores, box_scores)
     report = image_level_report(labels, scores, classes, threshold)
     report['defective'] = (np.asarray(labels) > 0.5).any(axis=1).tolist()
     report['defect_scores'] = scores.max(axis=1).astype(float).tolist()
+    report['labels'] = (np.asarray(labels) > 0.5).astype(int).tolist()
+    report['class_scores'] = scores.astype(float).tolist()
     report['verdict_sources'] = {
         'mil': verdict_report(labels, im_scores, classes, threshold),
         'detections': verdict_report(labels, box_scores, classes, threshold)}
@@ -67,12 +91,8 @@ def detection_report(labels, im_scores, detections, classes, threshold, files=No
         predictions = [{'file': f, 'class': classes[int(row[0])], 'box': row[2:].tolist(),
                         'score': float(row[1])}
                        for f, det in zip(files, detections) for row in det]
-        report['boxes'] = coco_box_map(predictions, ground_truth, classes)
-        report['boxes_agnostic'] = coco_box_map(predictions, ground_truth, classes,
-                                                class_agnostic=True)
-        report['det_map50'] = report['boxes']['map50']
-        report['det_map50_95'] = report['boxes']['map50_95']
-        report['det_map50_agnostic'] = report['boxes_agnostic']['map50']
+        mode = box_mode or box_evaluation_mode(classes, ground_truth)['mode']
+        report.update(box_report(predictions, ground_truth, classes, mode))
     return report
 
 
@@ -86,13 +106,18 @@ class DetectionMetric(Metric):
         threshold (float): verdict threshold.
         ground_truth_loader (callable | None): ``files -> ground truth dict or None``;
             None (during training) measures image labels only. Model selection
-            compares ``primary_key`` = ``image_ap``, never box metrics.
+            compares :func:`~ppdet_wsd.metrics.image_level.selection_score`, never box
+            metrics.
+        box_mode (str | None): the box evaluation mode (:mod:`.box_mode`); None
+            decides it from the classes and the loaded ground truth.
     """
     primary_key = 'image_ap'
 
-    def __init__(self, dataset, classes, threshold=0.5, ground_truth_loader=None):
+    def __init__(self, dataset, classes, threshold=0.5, ground_truth_loader=None,
+                 box_mode=None):
         self.dataset, self.classes, self.threshold = dataset, list(classes), threshold
         self.ground_truth_loader = ground_truth_loader
+        self.box_mode = box_mode
         self.reset()
 
     def reset(self):
@@ -116,7 +141,8 @@ class DetectionMetric(Metric):
         truth = self.ground_truth_loader(files) if self.ground_truth_loader else None
         self.results = detection_report(np.concatenate(self.labels),
                                         np.concatenate(self.im_scores), self.detections,
-                                        self.classes, self.threshold, files, truth)
+                                        self.classes, self.threshold, files, truth,
+                                        self.box_mode)
 
     def log(self):
         r = self.results
@@ -126,7 +152,7 @@ class DetectionMetric(Metric):
             text += (f'\n  {source:<11} alone: miss {numbers["miss_rate"]}  '
                      f'over-kill {numbers["overkill_rate"]}  AUROC {numbers["image_auroc"]}')
         if 'det_map50' in r:
-            text += (f'\n  boxes: mAP@0.5 {r["det_map50"]}  mAP@[.5:.95] {r["det_map50_95"]}  '
+            text += (f'\n  boxes ({r["box_mode"]}): mAP@0.5 {r["det_map50"]}  mAP@[.5:.95] {r["det_map50_95"]}  '
                      f'class-agnostic mAP@0.5 {r["det_map50_agnostic"]}')
         logger.info(text)
 

@@ -42,7 +42,9 @@ def image_level_report(labels, scores, classes, threshold=0.5):
         ``miss_rate`` (defective judged good), ``overkill_rate`` (good judged
         defective), ``per_class`` ({class: {'auroc', 'ap'}} one-vs-rest) and
         ``per_group_accuracy`` ({group: share of its images whose predicted class
-        set equals the true set}), ``num_images``, ``threshold``.
+        set equals the true set}), ``mean_class_auroc`` / ``mean_class_ap`` (mean
+        of the defined per-class values; ``None`` if none is defined: the numbers
+        a split without good images still has), ``num_images``, ``threshold``.
     """
     labels = np.asarray(labels, dtype=np.float32) > 0.5
     scores = np.asarray(scores, dtype=np.float32)
@@ -67,7 +69,32 @@ def image_level_report(labels, scores, classes, threshold=0.5):
         'overkill_rate': rates['overkill_rate'],
         'per_class': per_class,
         'per_group_accuracy': per_group,
+        'mean_class_auroc': _mean_defined(v['auroc'] for v in per_class.values()),
+        'mean_class_ap': _mean_defined(v['ap'] for v in per_class.values()),
     }
+
+
+def _mean_defined(values):
+    """Mean of the values that are not ``None``; ``None`` if there is none."""
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+SELECTION_KEYS = ('image_ap', 'mean_class_ap')
+
+
+def selection_score(report):
+    """What model selection compares (higher is better): the first defined of
+    :data:`SELECTION_KEYS` in an :func:`image_level_report` result (``image_ap``;
+    ``mean_class_ap`` when the split has no good image).
+
+    Returns:
+        tuple: ``(key, value)``, or ``(None, None)`` when none is defined.
+    """
+    for key in SELECTION_KEYS:
+        if report.get(key) is not None:
+            return key, report[key]
+    return None, None
 
 
 def format_report(report):
@@ -75,7 +102,8 @@ def format_report(report):
     def num(v):
         return 'n/a' if v is None else f'{v:.4f}'
     lines = [f"images {report['num_images']}  AUROC {num(report['image_auroc'])}  "
-             f"AP {num(report['image_ap'])}  good/bad acc {num(report['good_bad_accuracy'])}  "
+             f"AP {num(report['image_ap'])}  mean class AUROC "
+             f"{num(report.get('mean_class_auroc'))}  good/bad acc {num(report['good_bad_accuracy'])}  "
              f"miss {num(report['miss_rate'])}  over-kill {num(report['overkill_rate'])}  "
              f"(threshold {report['threshold']})"]
     for name, acc in report['per_group_accuracy'].items():
@@ -115,3 +143,25 @@ def youden_threshold(defective, defect_score):
         return None
     fpr, tpr, thresholds = roc_curve(defective, defect_score)
     return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
+
+
+def operating_threshold(labels, defect_score, class_scores):
+    """The verdict threshold from a labelled split (no box needed): Youden's J of
+    defective vs good images; without good images (or without defective ones),
+    Youden's J over the one-vs-rest (image, class) pairs, a pair positive when the
+    class is labelled (a class is predicted when its score reaches the threshold).
+
+    Args:
+        labels (array-like): ``[N, C]`` multi-hot image labels.
+        defect_score (array-like): float ``[N]``, the image's defect score.
+        class_scores (array-like): float ``[N, C]`` per-class scores.
+    Returns:
+        tuple: ``(threshold, basis)``; basis ``'images'`` or ``'class pairs'``;
+        ``(None, None)`` when every pair is of one kind.
+    """
+    labels = np.asarray(labels, dtype=np.float32) > 0.5
+    threshold = youden_threshold(labels.any(axis=1), defect_score)
+    if threshold is not None:
+        return threshold, 'images'
+    threshold = youden_threshold(labels.ravel(), np.asarray(class_scores).ravel())
+    return (threshold, 'class pairs') if threshold is not None else (None, None)

@@ -11,8 +11,9 @@ logger = setup_logger(__name__)
 class ImageLabelMetric(Metric):
     """Collects ``inputs['img_label']`` ``[B, C]`` and ``outputs['scores']`` ``[B, C]``.
 
-    ``get_results()`` returns the dict of :func:`image_level_report`; its
-    ``primary_key`` (``image_ap``) is what best-model selection compares.
+    ``get_results()`` returns the dict of :func:`image_level_report`; best-model
+    selection compares its :func:`~ppdet_wsd.metrics.image_level.selection_score`
+    (``image_ap``, or ``mean_class_ap`` without good val images).
     """
     primary_key = 'image_ap'
 

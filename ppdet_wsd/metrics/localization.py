@@ -323,6 +323,30 @@ def _ap50_per_category(evaluator, names):
             for k, name in enumerate(names)}
 
 
+def _evaluate(entries, names, gt_annotations, dt_annotations):
+    """A finished pycocotools ``COCOeval`` of the detections against the gt (silent)."""
+    evaluator = COCOeval(_coco(entries, names, gt_annotations),
+                         _coco(entries, names, dt_annotations), 'bbox')
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator
+
+
+def _ap50_per_type(entries, gt_annotations, gt_types, dt_annotations):
+    """Class-agnostic AP50 per true box type: the boxes of the other types are marked
+    ``iscrowd`` (a detection matching one is neither right nor wrong; COCO's crowd
+    overlap is intersection over the detection's area), so each type's AP measures how
+    the one-class detections find that type. ``{type: AP50}``."""
+    out = {}
+    for name in sorted(set(gt_types)):
+        gt = [dict(a, iscrowd=int(t != name)) for a, t in zip(gt_annotations, gt_types)]
+        out[name] = _ap50_per_category(_evaluate(entries, [AGNOSTIC_CLASS], gt,
+                                                 dt_annotations), [AGNOSTIC_CLASS])[AGNOSTIC_CLASS]
+    return out
+
+
 def coco_box_map(predictions, ground_truth, classes, class_agnostic=False):
     """COCO box AP of detections via pycocotools, built in memory.
 
@@ -340,15 +364,18 @@ def coco_box_map(predictions, ground_truth, classes, class_agnostic=False):
             evaluated split.
         classes (list[str]): defect class names (the COCO categories).
         class_agnostic (bool): map every class to one category named
-            ``AGNOSTIC_CLASS`` (a box of the wrong class still counts).
+            ``AGNOSTIC_CLASS`` (a box of the wrong class still counts; the gt box
+            names need not be ``classes``, e.g. image labels coarser than the boxes).
     Returns:
         dict: ``map50`` and ``map50_95`` (floats in [0, 1], mean over categories with
         gt; ``None`` when there is no gt box at all), ``per_class_ap50`` ({class: AP50
         or ``None`` when the class has no gt box}), ``num_images``, ``num_gt_boxes``,
-        ``num_predictions`` (counted on evaluated images).
+        ``num_predictions`` (counted on evaluated images); class-agnostic also
+        ``per_type_ap50`` ({true box type: AP50 of the one-class detections against
+        that type's boxes, see :func:`_ap50_per_type`}).
     Raises:
-        ValueError: no image with ``loc_gt``, a class not in ``classes``, or a
-            prediction for a file that is not in ``ground_truth``.
+        ValueError: no image with ``loc_gt``, a class not in ``classes`` (class-aware
+            only), or a prediction for a file that is not in ``ground_truth``.
     """
     names = [AGNOSTIC_CLASS] if class_agnostic else list(classes)
     category = _category_of(names, class_agnostic)
@@ -359,15 +386,15 @@ def coco_box_map(predictions, ground_truth, classes, class_agnostic=False):
     image_ids = {file: entry['id'] for (file, _), entry in zip(images, entries)}
     excluded = {file for file, record in ground_truth.items() if not record.loc_gt}
     dt_annotations = _dt_annotations(predictions, image_ids, excluded, category)
-    evaluator = COCOeval(_coco(entries, names, gt_annotations),
-                         _coco(entries, names, dt_annotations), 'bbox')
-    with contextlib.redirect_stdout(io.StringIO()):
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
+    evaluator = _evaluate(entries, names, gt_annotations, dt_annotations)
     map50_95, map50 = (float(v) for v in evaluator.stats[:2])
-    return {'map50': map50 if map50 >= 0 else None,
-            'map50_95': map50_95 if map50_95 >= 0 else None,
-            'per_class_ap50': _ap50_per_category(evaluator, names),
-            'num_images': len(images), 'num_gt_boxes': len(gt_annotations),
-            'num_predictions': len(dt_annotations)}
+    result = {'map50': map50 if map50 >= 0 else None,
+              'map50_95': map50_95 if map50_95 >= 0 else None,
+              'per_class_ap50': _ap50_per_category(evaluator, names),
+              'num_images': len(images), 'num_gt_boxes': len(gt_annotations),
+              'num_predictions': len(dt_annotations)}
+    if class_agnostic:
+        types = [label for _, record in images for label in record.labels]
+        result['per_type_ap50'] = _ap50_per_type(entries, gt_annotations, types,
+                                                 dt_annotations)
+    return result
