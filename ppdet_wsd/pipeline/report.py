@@ -6,12 +6,17 @@ import time
 from ..benchmarks.report import git_commit, machine_summary
 from ..utils.atomic import write_json_atomic
 from ..visualization.report_page import write_report_page
+from ..metrics.box_mode import NO_BOXES
 from . import records
 
 DEFINITIONS = {
     'image_auroc': "the exported detector's defect score (max over classes of MIL probability "
                    'and best box score), defective vs good test images',
     'image_ap': 'average precision of the same score, defective images positive',
+    'mean_class_auroc': "the detector's per-class AUROC (one class vs the other images), "
+                        'mean over the classes where it is defined; the image-level number '
+                        'a test split without good images still has',
+    'mean_class_ap': "the detector's per-class AP, mean over the classes where it is defined",
     'miss_rate': 'defective test images judged good at the operating threshold',
     'overkill_rate': 'good test images judged defective at the operating threshold',
     'cam_maxboxacc_v2': 'classifier heat maps, MaxBoxAccV2 in percent (IoU 0.3/0.5/0.7; the '
@@ -19,7 +24,8 @@ DEFINITIONS = {
     'cam_pxap': 'classifier heat maps, pixel AP against the masks',
     'pseudo_map50': 'COCO mAP@0.5 of pseudo boxes made for the test images from their image '
                     'labels, as for training images',
-    'det_map50': "the detector's COCO mAP@0.5 on the test split",
+    'det_map50': "the detector's COCO mAP@0.5 on the test split (class-agnostic when the "
+                 'evaluation mode is: every true box and detection one class "defect")',
     'det_map50_95': "the detector's COCO mAP@[.5:.95] on the test split",
     'few_boxes_used': 'boxed val images used to choose pseudo-box thresholds (0: none, no '
                       'ground truth read for training)',
@@ -36,8 +42,41 @@ def _load(out, stage, name='metrics.json'):
         return json.load(f)
 
 
+IMAGE_KEYS = ('image_auroc', 'image_ap', 'mean_class_auroc', 'mean_class_ap')
+BOX_KEYS = ('cam_maxboxacc_v2', 'pseudo_map50', 'det_map50', 'det_map50_95',
+            'det_map50_agnostic')
+
+
+def null_reasons(numbers, profile):
+    """``{<key>_reason: why}`` for every number of :data:`IMAGE_KEYS`, :data:`BOX_KEYS`,
+    ``cam_pxap``, ``miss_rate`` and ``overkill_rate`` that is ``None`` in ``numbers``."""
+    good = profile['good_images_per_split']['test']
+    defective = profile['images']['test'] - good
+    evaluation = profile['evaluation']
+    why = {}
+    for key in IMAGE_KEYS + ('overkill_rate', 'miss_rate'):
+        if not good and key in ('image_auroc', 'image_ap', 'overkill_rate'):
+            why[key] = 'no good images in the test split'
+        elif not defective and key != 'overkill_rate':
+            why[key] = 'no defective images in the test split'
+        elif key.startswith('mean_class'):
+            why[key] = 'no class has both labelled and unlabelled test images'
+        else:
+            why[key] = 'the evaluation stage has not finished'
+    for key in BOX_KEYS + ('cam_pxap',):
+        if evaluation['mode'] == NO_BOXES:
+            why[key] = f'no box ground truth: {evaluation["reason"]}'
+        elif key == 'cam_pxap':
+            why[key] = 'no mask (masks/<stem>.png) for a boxed defective test image'
+        else:
+            why[key] = 'no defective test image with a true box'
+    return {f'{k}_reason': why[k] for k in why if numbers.get(k) is None}
+
+
 def report_numbers(spec, profile, command_line, wall_seconds):
-    """The report dict (see :data:`DEFINITIONS`; null where the data has no ground truth)."""
+    """The report dict (see :data:`DEFINITIONS`): null where a number is undefined on this
+    data, with ``<key>_reason`` saying why (:func:`null_reasons`); ``evaluation_mode``
+    (class-aware / class-agnostic / none) and its reason, from the dataset stage."""
     out = spec['output_dir']
     cls = _load(out, 'classifier_eval')
     det = _load(out, 'evaluation')
@@ -48,9 +87,13 @@ def report_numbers(spec, profile, command_line, wall_seconds):
                      ('classifier', 'classifier_eval', 'pseudo_boxes', 'detector', 'evaluation',
                       'export')}
     at = det['at_threshold'] if det else {}
-    return {
+    numbers = {
+        'evaluation_mode': profile['evaluation']['mode'],
+        'evaluation_mode_reason': profile['evaluation']['reason'],
         'image_auroc': det and det['image_auroc'],
         'image_ap': det and det['image_ap'],
+        'mean_class_auroc': det and det.get('mean_class_auroc'),
+        'mean_class_ap': det and det.get('mean_class_ap'),
         'cam_maxboxacc_v2': loc and loc['maxboxacc_v2']['maxboxacc_v2'],
         'cam_pxap': loc and loc['pxap'],
         'pseudo_map50': loc and loc['map50'],
@@ -61,6 +104,7 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'overkill_rate': at.get('overkill_rate'),
         'operating_threshold': det and det['operating_threshold'],
         'threshold_source': det and det['threshold_source'],
+        'threshold_basis': det and det.get('threshold_basis'),
         'few_boxes_used': pseudo.get('few_boxes_used', 0),
         'seconds_per_stage': {s: r and r['seconds'] for s, r in stage_records.items()},
         'resumed_stages': [s for s, r in stage_records.items() if r and r.get('resumed')],
@@ -80,17 +124,20 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'classifier': cls and {k: cls[k] for k in ('image_auroc', 'image_ap', 'miss_rate',
                                                    'overkill_rate', 'threshold', 'per_class',
                                                    'per_group_accuracy')},
-        'localization': loc and {k: loc[k] for k in ('images', 'maxboxacc_v2', 'pxap', 'map50',
+        'localization': loc and {k: loc.get(k) for k in ('images', 'maxboxacc_v2', 'pxap', 'map50',
                                                      'map50_95', 'per_class_ap50', 'per_class',
-                                                     'corloc')},
+                                                     'corloc', 'per_type_ap50')},
         'detector': det and {
             'per_class_ap50': (det.get('boxes') or {}).get('per_class_ap50'),
+            'per_type_ap50': (det.get('boxes_agnostic') or {}).get('per_type_ap50'),
             'at_config_threshold': {k: det[k] for k in ('miss_rate', 'overkill_rate',
                                                         'threshold')},
             'verdict_sources': det['verdict_sources'], 'per_class': det['per_class'],
             'num_images': det['num_images']},
         'definitions': DEFINITIONS,
     }
+    numbers.update(null_reasons(numbers, profile))
+    return numbers
 
 
 def write_report(spec, profile, command_line, wall_seconds):

@@ -19,6 +19,7 @@ from ..utils.atomic import write_json_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from .adapt import choose_input_size, image_sizes
+from .box_truth import dataset_box_mode
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -64,10 +65,13 @@ def log(message):
 
 
 def profile_dataset(spec):
-    """Check the dataset and derive what adapts to it (classes, splits, input size).
+    """Check the dataset and derive what adapts to it (classes, splits, input size) and
+    how it can be measured (``evaluation``: the box evaluation mode and its reason, see
+    :func:`~ppdet_wsd.pipeline.box_truth.dataset_box_mode`).
 
     Raises:
-        PipelineError: the dataset is missing, malformed or lacks a split; the message
+        PipelineError: the dataset is missing, malformed, lacks a split, or its labels
+            carry nothing to learn (one defect class and no good image); the message
             names the file.
     """
     root = spec['dataset_dir']
@@ -92,16 +96,23 @@ def profile_dataset(spec):
     if size == 'auto':
         size = choose_input_size(sizes, spec['min_input_size'], spec['max_input_size'])
     classes = discover_classes(images)
+    good = {s: sum(not im.labels for im in m) for s, m in splits.items()}
+    if len(classes) == 1 and not sum(good.values()):
+        raise PipelineError(f'stage "dataset": {root}: every image is labelled "{classes[0]}" '
+                            f'and none is good: the labels carry nothing to learn from; add '
+                            f'good images (or images of other classes)')
     return {
         'dataset_dir': root, 'image_root': image_root, 'classes': classes,
         'images': {s: len(m) for s, m in splits.items()},
         'images_per_class': {c: sum(c in im.labels for im in images) for c in classes},
-        'good_images': sum(not im.labels for im in images),
+        'good_images': sum(good.values()),
+        'good_images_per_split': good,
         'median_height': int(np.median(sizes[:, 0])),
         'median_width': int(np.median(sizes[:, 1])),
         'input_size': int(size), 'input_size_source': spec['input_size'],
         'has_annotations': os.path.isfile(os.path.join(root, 'annotations.json')),
         'has_masks': os.path.isdir(os.path.join(root, 'masks')),
+        'evaluation': dataset_box_mode(root, classes, [im.file for im in splits['test']]),
     }
 
 
@@ -235,7 +246,7 @@ def run_stage(stage, spec, profile, print_, index):
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     task = {'stage': stage.name, 'stage_dir': stage_dir, 'output_dir': out,
             'dataset_dir': spec['dataset_dir'], 'input_size': profile['input_size'],
-            'resume': resume, 'spec': spec,
+            'box_mode': profile['evaluation']['mode'], 'resume': resume, 'spec': spec,
             'result_file': os.path.join(stage_dir, 'stage.result.json')}
     task_file = os.path.join(stage_dir, 'stage.task.json')
     write_json_atomic(task_file, task)
@@ -293,6 +304,15 @@ def run_pipeline(spec, command_line=None):
         log(f'dataset {spec["dataset_dir"]}: {profile["images"]} images, classes '
             f'{profile["classes"]}, input {profile["input_size"]} px (median image '
             f'{profile["median_width"]}x{profile["median_height"]})')
+        evaluation = profile['evaluation']
+        log(f'evaluation mode: {evaluation["mode"]} ({evaluation["reason"]})')
+        good = profile['good_images_per_split']
+        if not good['val']:
+            log('no good image in the val split: best_model by the mean per-class AP, the '
+                'operating threshold by Youden\'s J over (image, class) pairs')
+        if not good['test']:
+            log('no good image in the test split: image AUROC / AP and the over-kill rate '
+                'will be null (reason in the report); the mean per-class AUROC / AP are given')
         prints = plan_fingerprints(spec, profile)
         todo = stages_to_run(out, prints)
         for stage in STAGES:

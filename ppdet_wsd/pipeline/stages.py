@@ -28,6 +28,7 @@ from ..engine.detect import detect_images
 from ..engine.infer import classify_images
 from ..engine.pseudo_boxes import labelled_classes
 from ..metrics import verdict_rates
+from ..metrics.box_mode import NO_BOXES
 from ..metrics.image_level import image_level_report
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
@@ -119,7 +120,8 @@ def _train(task, cfg, validate):
 
 
 def run_classifier(task):
-    """Stage 1: the image-level classifier, ``best_model`` by val image AP."""
+    """Stage 1: the image-level classifier, ``best_model`` by val image AP (the mean
+    per-class AP without good val images; the final epoch if neither is defined)."""
     return _train(task, classifier_config(task, weights=False), validate=True)
 
 
@@ -129,9 +131,12 @@ def _grid_files(split, num):
     return [r['im_file'] for r in split.roidbs if r['im_file'] in chosen]
 
 
-def _localization(cfg, model, classes, split):
-    """Heat-map and pseudo-box numbers against the split's true boxes (None without them):
-    the boxes are made as the pseudo_boxes stage makes them, for each image's labels."""
+def _localization(cfg, model, classes, split, box_mode):
+    """Heat-map and pseudo-box numbers against the split's true boxes in the dataset's
+    box evaluation mode (None in mode ``none`` or without a boxed image): the boxes are
+    made as the pseudo_boxes stage makes them, for each image's labels."""
+    if box_mode == NO_BOXES:
+        return None
     truth = load_ground_truth(split.dataset_dir,
                               [file_key(r['im_file'], split.image_root) for r in split.roidbs])
     if not truth or not any(t.loc_gt and len(t.boxes) for t in truth.values()):
@@ -144,7 +149,7 @@ def _localization(cfg, model, classes, split):
     run = collect(cam, generator, Compose(cfg.EvalReader['sample_transforms']), split.roidbs,
                   classes, cfg.EvalReader.get('batch_size', 8), split.image_root)
     rule = generator.threshold if generator.threshold_mode == 'relative' else None
-    return localization_metrics(run, truth, classes, generator.all_contours, rule)
+    return localization_metrics(run, truth, classes, generator.all_contours, rule, box_mode)
 
 
 def run_classifier_eval(task):
@@ -163,7 +168,7 @@ def run_classifier_eval(task):
     grid = _grid_files(test, task['spec']['evaluation']['grid_images'])
     classify_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes,
                     threshold)
-    localization = _localization(cfg, model, classes, test)
+    localization = _localization(cfg, model, classes, test, task['box_mode'])
     report = image_level_report(labels, scores, classes, threshold)
     report.update(defective=labels.any(axis=1).tolist(),
                   defect_scores=scores.max(axis=1).astype(float).tolist(),
@@ -211,16 +216,19 @@ def run_detector(task):
 
 
 def run_evaluation(task):
-    """The detector on val (operating threshold by Youden's J on image labels, unless the
-    pipeline fixes one) and once on test: verdicts, box mAP with ground truth, and the
-    report's grid images' detections."""
+    """The detector on val (operating threshold by Youden's J on image labels, over
+    (image, class) pairs without good val images, unless the pipeline fixes one) and once
+    on test: verdicts, box mAP in the dataset's box evaluation mode, and the report's grid
+    images' detections."""
     cfg = detector_config(task)
+    cfg['eval_box_mode'] = task['box_mode']
     fixed = task['spec']['evaluation']['threshold']
-    val, youden, test = val_threshold_and_test(cfg)
+    val, youden, basis, test = val_threshold_and_test(cfg)
     threshold = youden if fixed == 'val' else float(fixed)
     source = 'val' if fixed == 'val' and threshold is not None else 'fixed'
     if threshold is None:
         threshold = cfg.get('score_threshold', 0.5)
+    test['threshold_basis'] = basis if source == 'val' else None
     test['at_threshold'] = verdict_rates(test['defective'], test['defect_scores'], threshold)
     test.update(operating_threshold=threshold, threshold_source=source,
                 val_image_auroc=val['image_auroc'])

@@ -12,6 +12,7 @@ from sklearn.metrics import precision_recall_curve
 
 from ..data.ground_truth import load_ground_truth
 from ..data.image_io import read_image_rgb
+from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
 from ..utils.atomic import write_text_atomic
 from .boxes import class_colour, draw_boxes
 from .heatmap import caption
@@ -104,7 +105,7 @@ def _grid_cards(out, cls, det, profile, threshold):
     with open(results_path, encoding='utf-8') as f:
         results = json.load(f)
     truth = load_ground_truth(profile['dataset_dir'], cls['grid']) \
-        if profile['has_annotations'] else None
+        if profile['evaluation']['mode'] != NO_BOXES else None
     labels = dict(zip(cls['grid'], cls['grid_labels']))
     folder = os.path.join(out, FILES, 'grid')
     os.makedirs(folder, exist_ok=True)
@@ -139,25 +140,19 @@ def write_report_page(out, report, cls, det, profile):
              f'<h1>Weakly supervised defect detection: {html.escape(profile["dataset_dir"])}</h1>',
              f'<p class="small">{r["date"]}, commit {html.escape(r["commit"])}, '
              f'{html.escape(r["machine"])}</p>']
-    if r['miss_rate'] is not None:
-        parts.append(
-            f'<p class="verdict">On the {profile["images"]["test"]} test images, the exported '
-            f'detector misses <b>{_num(100 * r["miss_rate"], percent=True)}</b> of defective '
-            f'images and rejects <b>{_num(100 * r["overkill_rate"], percent=True)}</b> of good '
-            f'ones at threshold {threshold:.3f} (chosen on: {r["threshold_source"]}). '
-            f'It was trained from image labels only'
-            + (f' (plus {r["few_boxes_used"]} boxed val images)' if r['few_boxes_used'] else '')
-            + '.</p>')
+    if r['miss_rate'] is not None or r['overkill_rate'] is not None:
+        parts.append(_verdict(r, profile, threshold))
+    parts.append(f'<p>Box evaluation mode: <b>{html.escape(r["evaluation_mode"])}</b> '
+                 f'({html.escape(r["evaluation_mode_reason"])})</p>')
     parts.append('<h2>Numbers (test split)</h2>')
-    keys = ['image_auroc', 'image_ap', 'miss_rate', 'overkill_rate', 'cam_maxboxacc_v2',
-            'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95', 'few_boxes_used',
-            'images_per_second_infer', 'model_size_mb']
+    keys = ['image_auroc', 'image_ap', 'mean_class_auroc', 'mean_class_ap', 'miss_rate',
+            'overkill_rate', 'cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50',
+            'det_map50_95', 'few_boxes_used', 'images_per_second_infer', 'model_size_mb']
     parts.append(_table(['number', 'value', 'what it is'], [
-        [k, _num(r[k], percent=k == 'cam_maxboxacc_v2') if not isinstance(r[k], int) or
-         isinstance(r[k], bool) else r[k], r['definitions'].get(k, '')] for k in keys]))
-    parts.append('<p class="small">n/a: the dataset has no ground truth for it '
-                 '(annotations.json / masks/), or it is undefined on this split.</p>')
+        [k, _value(r, k), r['definitions'].get(k, '')] for k in keys]))
     parts += _class_tables(r, profile)
+    if r['evaluation_mode'] == CLASS_AGNOSTIC:
+        parts += _type_table(r)
     pr_path = os.path.join(out, FILES, 'pr_image.png')
     curves = []
     if cls:
@@ -181,6 +176,42 @@ def write_report_page(out, report, cls, det, profile):
                      'threshold.</p><div class="grid">' + ''.join(cards) + '</div>')
     parts.append('</body></html>')
     write_text_atomic(os.path.join(out, 'report.html'), '\n'.join(parts))
+
+
+def _value(r, key):
+    """A report number as shown: formatted, or ``n/a (<reason>)`` when it is null."""
+    value = r[key]
+    if value is None:
+        return f'n/a ({r[key + "_reason"]})' if key + '_reason' in r else 'n/a'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _num(value, percent=key == 'cam_maxboxacc_v2')
+
+
+def _verdict(r, profile, threshold):
+    """The one-sentence verdict: miss and over-kill rates at the operating threshold
+    (a rate that is undefined on this test split says so)."""
+    def clause(key, text, name):
+        if r[key] is None:
+            return f'{name}: n/a ({html.escape(r[key + "_reason"])})'
+        return text.format(f'<b>{_num(100 * r[key], percent=True)}</b>')
+    basis = f', {r["threshold_basis"]}' if r.get('threshold_basis') else ''
+    return (f'<p class="verdict">On the {profile["images"]["test"]} test images, the exported '
+            f'detector {clause("miss_rate", "misses {} of defective images", "miss rate")} '
+            f'and {clause("overkill_rate", "rejects {} of good ones", "over-kill rate")} '
+            f'at threshold {threshold:.3f} (chosen on: {r["threshold_source"]}{basis}). '
+            f'It was trained from image labels only'
+            + (f' (plus {r["few_boxes_used"]} boxed val images)' if r['few_boxes_used'] else '')
+            + '.</p>')
+
+
+def _type_table(r):
+    """Class-agnostic AP50 per true box type (labels coarser than the boxes)."""
+    loc = (r['localization'] or {}).get('per_type_ap50') or {}
+    det = (r['detector'] or {}).get('per_type_ap50') or {}
+    return ['<h2>Per true box type (class-agnostic AP50)</h2>', _table(
+        ['box type', 'pseudo-box AP50', 'detector AP50'],
+        [[t, _num(loc.get(t)), _num(det.get(t))] for t in sorted(set(loc) | set(det))])]
 
 
 def _class_tables(r, profile):
