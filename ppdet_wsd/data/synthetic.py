@@ -324,8 +324,12 @@ def render_image(rng, shape, classes, max_instances, grey):
     return np.clip(np.rint(surface[..., None] * tint), 0, 255).astype(np.uint8), instances
 
 
-def _image_shape(rng, image_size):
-    """Draw ``(height, width)`` from ``image_size`` (see :func:`make_defect_dataset`)."""
+def _image_shape(rng, image_size, image_shapes=None):
+    """Draw ``(height, width)`` from ``image_size``, or the next of ``image_shapes``
+    (see :func:`make_defect_dataset`)."""
+    if image_shapes:
+        height, width = image_shapes[int(rng.integers(len(image_shapes)))]
+        return int(height), int(width)
     if np.isscalar(image_size):
         return int(image_size), int(image_size)
     height, width = image_size
@@ -474,7 +478,8 @@ def _remove_stale(folder, keep):
 
 def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
                         split_fractions=(0.6, 0.2, 0.2), grey=False,
-                        multi_label_fraction=0.0, max_instances=2, overwrite=False):
+                        multi_label_fraction=0.0, max_instances=2, overwrite=False,
+                        image_shapes=None):
     """Write a synthetic defect dataset in the standard layout and return a summary.
 
     Args:
@@ -496,6 +501,9 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
         max_instances (int): each class in an image has 1..``max_instances`` instances.
         overwrite (bool): allow ``root/images`` to be non-empty; files there and in
             ``root/masks`` that the new dataset does not contain are deleted.
+        image_shapes (list[tuple[int, int]] | None): ``(height, width)`` choices, one
+            drawn per image (e.g. ``[(64, 64), (64, 640)]``: squares beside strips);
+            replaces ``image_size`` when given.
 
     Returns:
         dict: ``root``, ``num_images``, ``num_boxes``, ``categories`` (sorted defect
@@ -507,8 +515,8 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
         FileExistsError: ``root/images`` is not empty and ``overwrite`` is False.
     """
     num_per_class = dict(DEFAULT_NUM_PER_CLASS if num_per_class is None else num_per_class)
-    _check_arguments(num_per_class, image_size, split_fractions, multi_label_fraction,
-                     max_instances)
+    _check_arguments(num_per_class, image_shapes or image_size, split_fractions,
+                     multi_label_fraction, max_instances)
     images_dir, masks_dir = _prepare_folders(root, overwrite)
 
     seeds = np.random.SeedSequence(seed)
@@ -524,7 +532,7 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
     for image_id, (classes, label, image_seed) in enumerate(
             zip(plans, labels, seeds.spawn(len(plans))), start=1):
         rng = np.random.default_rng(image_seed)
-        image, instances = render_image(rng, _image_shape(rng, image_size), classes,
+        image, instances = render_image(rng, _image_shape(rng, image_size, image_shapes), classes,
                                         max_instances, grey)
         stem = f"{label.replace(LABEL_SEPARATOR, '+')}_{per_label[label]:04d}"
         per_label[label] += 1
