@@ -10,6 +10,6 @@ from . import compat
 
 compat.apply_all()
 
-from . import backbones, data, metrics, modeling, pseudo  # noqa: E402,F401  (registration)
+from . import backbones, data, evidence, metrics, modeling, pseudo  # noqa: E402,F401  (registration)
 
 __version__ = '0.1.0'

@@ -64,7 +64,7 @@ def run(tmp_path_factory, name, make):
     workdir = str(tmp_path_factory.mktemp(name))
     data = make(os.path.join(workdir, 'data'))
     log = run_tool('run_pipeline.py', '-c', tiny_pipeline(workdir, data, detector_epochs=1),
-                   '-o', 'classifier.opts.epoch=1', cwd=workdir)
+                   '-o', 'classifier.opts.PatchEvidence.mil_epochs=4', cwd=workdir)
     out = os.path.join(workdir, 'out')
     return {'log': log, 'out': out, 'report': json.load(open(os.path.join(out, 'report.json'))),
             'html': open(os.path.join(out, 'report.html')).read(),
@@ -96,7 +96,8 @@ def check_verdicts(result):
         assert report['overkill_rate'] == pytest.approx(np.mean(judged[~defective]))
         assert report['image_auroc'] == pytest.approx(roc_auc_score(defective,
                                                                     test['defect_scores']))
-    assert os.path.isfile(os.path.join(result['out'], 'classifier', 'best_model.pdparams'))
+    assert os.path.isfile(os.path.join(result['out'], 'classifier', 'evidence',
+                                       'evidence_model.json'))
     assert os.path.isfile(os.path.join(report['exported_model'], 'infer_cfg.yml'))
 
 
@@ -141,7 +142,8 @@ def test_no_good_images_multi_label(no_good):
     assert report['det_map50'] is not None and report['pseudo_map50'] is not None
     check_verdicts(no_good)
     assert 'no good images in the test split' in no_good['html']
-    assert 'no good image in the val split: best_model by the mean per-class AP' in no_good['log']
+    assert 'no good training image: heat map "fused" needs them, using "mil"' in no_good['log']
+    assert report['classifier']['heat_map'] == 'mil'
 
 
 @pytest.mark.slow

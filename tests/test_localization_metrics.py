@@ -333,7 +333,7 @@ def test_synthetic_dataset_round_trip(tmp_path):
 def test_stage2_metrics_count_only_the_boxed_images():
     """Ground truth of the whole dataset, boxes for a split: images never boxed are not
     misses (the stage-2 benchmark loads annotations.json for every image)."""
-    from ppdet_wsd.benchmarks.pseudo_boxes import localization_metrics
+    from ppdet_wsd.metrics.pseudo_box_report import localization_metrics
     truth = ground_truth()
     heat = np.zeros((40, 40), np.float32)
     heat[5:15, 5:15] = 1.0

@@ -31,7 +31,7 @@ dataset_dir: {dataset}
 output_dir: {os.path.join(workdir, 'out')}
 input_size: 64
 classifier:
-  opts: {{epoch: 2, snapshot_epoch: 1}}
+  opts: {{PatchEvidence: {{mil_epochs: 8}}}}
 detector:
   opts: {{epoch: {detector_epochs}, snapshot_epoch: 1, TrainReader: {{batch_size: 4}},
          Refinement: {{start_epoch: 1, interval: 1}}}}
@@ -95,13 +95,15 @@ def test_a_rerun_skips_finished_stages_and_a_change_redoes_only_downstream(finis
     assert set(stage_states(log).values()) == {'skip'}
     before = json.load(open(os.path.join(workdir, 'out', 'classifier', 'stage.json')))
     log = run_tool('run_pipeline.py', '-c', config, '-o', 'evaluation.threshold=0.5',
-                   'pseudo_boxes.opts.PseudoBoxes.few_boxes=1', cwd=workdir)
+                   'pseudo_boxes.opts.PatchEvidence.extent=0.4', cwd=workdir)
     assert stage_states(log) == {'classifier': 'skip', 'classifier_eval': 'run',
                                  'pseudo_boxes': 'run', 'detector': 'run',
                                  'evaluation': 'run', 'export': 'run'}
     report = json.load(open(os.path.join(workdir, 'out', 'report.json')))
     assert report['operating_threshold'] == 0.5 and report['threshold_source'] == 'fixed'
-    assert report['few_boxes_used'] > 0, 'the few-boxes mode says how many boxed images it read'
+    assert report['few_boxes_used'] == 0
+    boxes = json.load(open(os.path.join(workdir, 'out', 'pseudo_boxes', 'pseudo_boxes.json')))
+    assert boxes['info']['settings']['extent'] == 0.4
     after = json.load(open(os.path.join(workdir, 'out', 'classifier', 'stage.json')))
     assert before == after, 'a skipped stage keeps its record'
 

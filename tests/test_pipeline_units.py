@@ -36,7 +36,7 @@ def test_stage_configs_resolve_relative_to_the_file_naming_them(tmp_path, tiny_d
     child.write_text(f'_BASE_: ["{DEFAULT}"]\nevaluation: {{grid_images: 4}}\n')
     spec = load_pipeline_config(str(child), {'dataset_dir': tiny_dataset, 'output_dir': 'o'})
     assert spec['classifier']['config'] == os.path.join(
-        REPO_ROOT, 'configs', 'pipeline', 'stages', 'cam_efficientnet_lite0.yml')
+        REPO_ROOT, 'configs', 'pipeline', 'stages', 'evidence_efficientnet_lite0.yml')
     assert spec['evaluation'] == {'threshold': 'val', 'grid_images': 4}
     assert spec['output_dir'] == os.path.abspath('o')
 

@@ -19,9 +19,12 @@ DEFINITIONS = {
     'mean_class_ap': "the detector's per-class AP, mean over the classes where it is defined",
     'miss_rate': 'defective test images judged good at the operating threshold',
     'overkill_rate': 'good test images judged defective at the operating threshold',
-    'cam_maxboxacc_v2': 'classifier heat maps, MaxBoxAccV2 in percent (IoU 0.3/0.5/0.7; the '
-                        'heat-map threshold is swept against the true boxes: an upper bound)',
-    'cam_pxap': 'classifier heat maps, pixel AP against the masks',
+    'cam_maxboxacc_v2': 'stage-1/2 heat maps (patch evidence of the labelled classes), '
+                        'MaxBoxAccV2 in percent (IoU 0.3/0.5/0.7; the heat-map threshold is '
+                        'swept against the true boxes: an upper bound)',
+    'cam_pxap': 'stage-1/2 heat maps, pixel AP against the masks',
+    'good_images_boxed': 'good test images on which some class map rises above its level '
+                         '(levels set on val images without the class; no label used)',
     'pseudo_map50': 'COCO mAP@0.5 of pseudo boxes made for the test images from their image '
                     'labels, as for training images',
     'det_map50': "the detector's COCO mAP@0.5 on the test split (class-agnostic when the "
@@ -121,9 +124,11 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'dataset': profile,
         'anchors': _load(out, 'detector', 'anchors.json'),
         'pseudo_boxes': pseudo,
-        'classifier': cls and {k: cls[k] for k in ('image_auroc', 'image_ap', 'miss_rate',
-                                                   'overkill_rate', 'threshold', 'per_class',
-                                                   'per_group_accuracy')},
+        'classifier': cls and {k: cls.get(k) for k in (
+            'image_auroc', 'image_ap', 'miss_rate', 'overkill_rate', 'threshold', 'per_class',
+            'per_group_accuracy', 'heat_map', 'good_images_boxed',
+            'heat_map_images_per_second')},
+        'good_images_boxed': cls and cls.get('good_images_boxed'),
         'localization': loc and {k: loc.get(k) for k in ('images', 'maxboxacc_v2', 'pxap', 'map50',
                                                      'map50_95', 'per_class_ap50', 'per_class',
                                                      'corloc', 'per_type_ap50')},

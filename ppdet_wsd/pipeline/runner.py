@@ -49,10 +49,11 @@ class Stage:
 
 
 STAGES = (
-    Stage('classifier', (), True, False, 'train the image-level classifier'),
+    Stage('classifier', (), False, False,
+          'features; fit the image probe, patch classifier, normality bank, levels'),
     Stage('classifier_eval', ('classifier',), False, True,
           'measure it and its heat maps on the test split'),
-    Stage('pseudo_boxes', ('classifier',), True, False, 'heat maps -> pseudo boxes (train)'),
+    Stage('pseudo_boxes', ('classifier',), False, False, 'heat maps -> pseudo boxes (train)'),
     Stage('detector', ('pseudo_boxes',), True, False, 'train RetinaNet-MIL on them'),
     Stage('evaluation', ('detector',), False, True,
           'choose the threshold on val, measure on test'),

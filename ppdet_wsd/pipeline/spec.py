@@ -10,14 +10,16 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
 ``nproc``
     processes per training / heat-map stage (``paddle.distributed.launch``); 1 = none.
 ``input_size``
-    ``auto`` (adapt to the images, see :mod:`ppdet_wsd.pipeline.adapt`) or pixels.
+    the detector's square input: ``auto`` (adapt to the images, see
+    :mod:`ppdet_wsd.pipeline.adapt`) or pixels.
 ``max_input_size`` / ``min_input_size``
     the range ``auto`` chooses in.
 ``classifier`` / ``detector``
-    ``config`` (a ppdet-style stage config) and ``opts`` (overrides, as ``-o`` would give).
+    ``config`` (a ppdet-style stage config; the classifier's holds ``PatchEvidence``) and
+    ``opts`` (overrides, as ``-o`` would give).
 ``pseudo_boxes``
-    ``opts`` applied to the classifier config when boxing (``PseudoBoxes``,
-    ``CAMPseudoBoxGenerator``).
+    ``opts`` applied when boxing: only the box keys of ``PatchEvidence``
+    (:data:`ppdet_wsd.evidence.settings.BOX_KEYS`).
 ``evaluation``
     ``threshold``: ``val`` (Youden's J on the val split's image labels) or a number;
     ``grid_images``: test images drawn into the report.

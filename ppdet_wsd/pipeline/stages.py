@@ -3,7 +3,9 @@ global, so every stage gets a process of its own; see :mod:`ppdet_wsd.pipeline.w
 
 Every function takes the task dict the runner wrote (``stage``, ``stage_dir``,
 ``output_dir``, ``dataset_dir``, ``config``, ``opts``, ``input_size``, ``resume``,
-``spec``) and returns a small dict the runner stores in the stage record.
+``spec``) and returns a small dict the runner stores in the stage record. Stages 1-2
+(patch evidence) live in :mod:`ppdet_wsd.pipeline.evidence_stages`; the detector stages
+are here.
 Ground truth (``annotations.json``, ``masks/``) is read by ``classifier_eval`` and
 ``evaluation`` only, to measure.
 """
@@ -11,29 +13,19 @@ import glob
 import json
 import os
 
-import numpy as np
-from ppdet.core.workspace import create, load_config, merge_config
-from ppdet.data.reader import Compose
+from ppdet.core.workspace import load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
-from ..benchmarks.pseudo_boxes import collect, localization_metrics
-from ..cam import build_cam
-from ..data.ground_truth import load_ground_truth
-from ..data.labels import file_key
 from ..deploy.predictor import exported_speed
-from ..engine.commands import (apply_few_boxes, dataset_split, export, pseudo_boxes,
-                               pseudo_options, train, trained_model, val_threshold_and_test)
+from ..engine.commands import dataset_split, export, train, trained_model, val_threshold_and_test
 from ..engine.config import select_device
 from ..engine.detect import detect_images
-from ..engine.infer import classify_images
-from ..engine.pseudo_boxes import labelled_classes
 from ..metrics import verdict_rates
-from ..metrics.box_mode import NO_BOXES
-from ..metrics.image_level import image_level_report
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
 from .adapt import anchor_prior, pseudo_box_shapes, set_input_size
+from .evidence_stages import run_classifier, run_classifier_eval, run_pseudo_boxes
 
 logger = setup_logger(__name__)
 METRICS = 'metrics.json'
@@ -58,16 +50,6 @@ def stage_config(task, config, opts):
         if hasattr(scheduler, 'max_epochs'):
             scheduler.max_epochs = cfg.epoch
     select_device(cfg)
-    return cfg
-
-
-def classifier_config(task, weights=True):
-    """The classifier config (+ its opts and the pseudo-box opts), with ``best_model``."""
-    spec = task['spec']
-    cfg = stage_config(task, spec['classifier']['config'], spec['classifier']['opts'])
-    merge_config(spec['pseudo_boxes']['opts'] or {})
-    if weights:
-        cfg['weights'] = _path(task, 'classifier', 'best_model')
     return cfg
 
 
@@ -119,83 +101,10 @@ def _train(task, cfg, validate):
             'num_train_images': summary['num_train_images']}
 
 
-def run_classifier(task):
-    """Stage 1: the image-level classifier, ``best_model`` by val image AP (the mean
-    per-class AP without good val images; the final epoch if neither is defined)."""
-    return _train(task, classifier_config(task, weights=False), validate=True)
-
-
 def _grid_files(split, num):
     """The label-balanced test images the report draws, in dataset order."""
     chosen = choose_review_files(split.roidbs, num)
     return [r['im_file'] for r in split.roidbs if r['im_file'] in chosen]
-
-
-def _localization(cfg, model, classes, split, box_mode):
-    """Heat-map and pseudo-box numbers against the split's true boxes in the dataset's
-    box evaluation mode (None in mode ``none`` or without a boxed image): the boxes are
-    made as the pseudo_boxes stage makes them, for each image's labels."""
-    if box_mode == NO_BOXES:
-        return None
-    truth = load_ground_truth(split.dataset_dir,
-                              [file_key(r['im_file'], split.image_root) for r in split.roidbs])
-    if not truth or not any(t.loc_gt and len(t.boxes) for t in truth.values()):
-        return None
-    options = pseudo_options(cfg)
-    generator = create('CAMPseudoBoxGenerator')
-    apply_few_boxes(generator, model, cfg, classes, options)
-    cam = build_cam(options['method'], model, target_layer=options['target_layer'],
-                    flips=options['flips'], scales=options['scales'])
-    run = collect(cam, generator, Compose(cfg.EvalReader['sample_transforms']), split.roidbs,
-                  classes, cfg.EvalReader.get('batch_size', 8), split.image_root)
-    rule = generator.threshold if generator.threshold_mode == 'relative' else None
-    return localization_metrics(run, truth, classes, generator.all_contours, rule, box_mode)
-
-
-def run_classifier_eval(task):
-    """Stage-1/2 numbers on the test split: image AUROC / AP, and with ground truth CAM
-    MaxBoxAccV2, PxAP and the mAP of pseudo boxes made for the test images (labels known,
-    as for training images); heat-map pictures of the report's grid images."""
-    cfg = classifier_config(task)
-    model, classes = trained_model(cfg)
-    test = dataset_split('test')
-    threshold = cfg.get('score_threshold', 0.5)
-    paths = [r['im_file'] for r in test.roidbs]
-    labels = np.array([r['img_label'] for r in test.roidbs], np.float32)
-    results = classify_images(model, cfg, paths, os.path.join(task['stage_dir'], 'scores'),
-                              classes, threshold, save_heatmaps=False)
-    scores = np.array([[r['scores'][c] for c in classes] for r in results], np.float32)
-    grid = _grid_files(test, task['spec']['evaluation']['grid_images'])
-    classify_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes,
-                    threshold)
-    localization = _localization(cfg, model, classes, test, task['box_mode'])
-    report = image_level_report(labels, scores, classes, threshold)
-    report.update(defective=labels.any(axis=1).tolist(),
-                  defect_scores=scores.max(axis=1).astype(float).tolist(),
-                  localization=localization, classes=classes,
-                  grid=[file_key(p, test.image_root) for p in grid],
-                  grid_labels=[_label_text(r, classes) for r in test.roidbs
-                               if r['im_file'] in set(grid)])
-    write_json_atomic(os.path.join(task['stage_dir'], METRICS), report)
-    return {'image_auroc': report['image_auroc']}
-
-
-def _label_text(record, classes):
-    return ';'.join(classes[i] for i in labelled_classes(record)) or 'good'
-
-
-def run_pseudo_boxes(task):
-    """Stage 2: pseudo boxes for the train split (sharded over the processes of a
-    distributed launch)."""
-    cfg = classifier_config(task)
-    merge_config({'PseudoBoxes': {'split': 'train'}})
-    path = pseudo_boxes(cfg, output_dir=task['stage_dir'])
-    if not path:  # a helper process of a sharded run
-        return {}
-    with open(path, encoding='utf-8') as f:
-        coco = json.load(f)
-    return {'boxes': len(coco['annotations']), 'images': len(coco['images']),
-            'few_boxes_used': coco['info'].get('few_boxes_used', 0)}
 
 
 def run_detector(task):

@@ -1,0 +1,67 @@
+"""Levels of each class's evidence map, set on validation images that do NOT show the
+class (good images and images of other classes), never on boxes.
+
+For class ``k`` the negatives' per-image map maxima say how high the map goes on surface
+without ``k``: the ``quantile`` of them is the level a region must exceed (about
+``1 - quantile`` of such images get a box: the false-alarm rate per image), the median of
+their per-image medians is the background level, and a box's score is where its peak
+falls among the negatives' maxima (a normal CDF on their robust mean and spread, so scores
+are comparable across images and never tie).
+"""
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+MIN_NEGATIVES = 5
+
+
+@dataclass
+class ClassLevels:
+    """The calibration of one class's map.
+
+    Attributes:
+        level (float | None): a region's peak must exceed it; None when there were too
+            few negative images (then boxes fall back to the image's own peak).
+        background (float): typical map value on defect-free surface.
+        centre (float): median of the negatives' maxima (score 0.5).
+        spread (float): their robust standard deviation (1.4826 x MAD, > 0).
+        negatives (int): negative validation images used.
+    """
+    level: object
+    background: float
+    centre: float
+    spread: float
+    negatives: int
+
+    def score(self, peak):
+        """A box score in (0, 1): how far ``peak`` lies above the negatives' maxima."""
+        z = (peak - self.centre) / self.spread
+        return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def fit_levels(negative_maps, quantile=0.9):
+    """:class:`ClassLevels` from the class's maps on negative validation images.
+
+    Args:
+        negative_maps (list[np.ndarray]): float ``[rows, cols]`` maps of images without
+            the class.
+        quantile (float): in (0, 1]: share of negative images kept below ``level``.
+    Returns:
+        ClassLevels: with ``level`` None when fewer than 5 negatives (stated fallback);
+        then ``background``, ``centre`` and ``spread`` come from what there is, or are
+        0 / 0 / 1 with no negative at all.
+    """
+    if not negative_maps:
+        return ClassLevels(level=None, background=0.0, centre=0.0, spread=1.0, negatives=0)
+    maxima = np.array([float(np.max(m)) for m in negative_maps])
+    medians = np.array([float(np.median(m)) for m in negative_maps])
+    centre = float(np.median(maxima))
+    spread = float(1.4826 * np.median(np.abs(maxima - centre)))
+    spread = spread if spread > 1e-6 else float(np.std(maxima)) or 1e-3
+    level = float(np.quantile(maxima, quantile)) if len(maxima) >= MIN_NEGATIVES else None
+    return ClassLevels(level=level, background=float(np.median(medians)), centre=centre,
+                       spread=spread, negatives=len(maxima))

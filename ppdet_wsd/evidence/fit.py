@@ -1,0 +1,86 @@
+"""Fit an :class:`~ppdet_wsd.evidence.model.EvidenceModel` from image labels.
+
+Training images teach the image probe, the patch classifier and (their good images) the
+normality bank; validation images that do not show a class set that class's levels.
+No box and no mask is read.
+"""
+import logging
+
+import numpy as np
+
+from .calibration import fit_levels
+from .image_probe import ImageProbe
+from .model import ANY_CLASS, EvidenceModel
+from .normality import NormalityBank
+from .patch_mil import PatchMIL
+
+logger = logging.getLogger(__name__)
+STANDARDISE_SAMPLE = 7  # every 7th patch of the training images sets mean and std
+
+
+def _flat(features):
+    return features.patches.reshape(-1, features.patches.shape[-1])
+
+
+def fit_evidence(train, val, classes, settings, geometry):
+    """Fit the model.
+
+    Args:
+        train (list[tuple[ImageFeatures, np.ndarray]]): training images' features and
+            multi-hot labels ``[C]`` (all zero = good).
+        val (list[tuple[ImageFeatures, np.ndarray]]): validation images, the same way.
+        classes (list[str]): defect classes.
+        settings (PatchEvidence): the settings.
+        geometry (dict): the input geometry (stored with the model).
+    Returns:
+        EvidenceModel: fitted and calibrated; ``heat_map`` is ``mil`` when the settings
+        asked for a map that needs good images and the training split has none.
+    """
+    labels = np.stack([y for _, y in train]).astype(np.float32)
+    sample = np.concatenate([_flat(f)[::STANDARDISE_SAMPLE] for f, _ in train]).astype(np.float32)
+    mean, std = sample.mean(axis=0), sample.std(axis=0) + 1e-3
+    del sample
+    bags = [((_flat(f).astype(np.float32) - mean) / std) for f, _ in train]
+    probe = ImageProbe(settings.probe_regularisation).fit(
+        np.stack([f.pooled for f, _ in train]), labels)
+    logger.info('image probe fitted on %d images', len(train))
+    mil = PatchMIL(top_fraction=settings.top_fraction, epochs=settings.mil_epochs,
+                   learning_rate=settings.mil_learning_rate, seed=settings.seed).fit(bags, labels)
+    logger.info('patch classifier fitted (%d epochs)', settings.mil_epochs)
+    good = [bag for bag, y in zip(bags, labels) if not y.any()]
+    heat_map, bank = settings.heat_map, None
+    if heat_map in ('fused', 'normality'):
+        if good:
+            bank = NormalityBank(settings.bank_patches, settings.seed).fit(good)
+            logger.info('normality bank: %d patches of %d good images', len(bank.bank), len(good))
+        else:
+            logger.warning('no good training image: heat map "%s" needs them, using "mil"',
+                           heat_map)
+            heat_map = 'mil'
+    del bags
+    model = EvidenceModel(classes, heat_map, vars(settings), geometry, mean, std, probe, mil, bank)
+    model.levels = calibrate(model, val)
+    return model
+
+
+def calibrate(model, val):
+    """The levels of the model's maps from validation images (:func:`fit_levels`): for a
+    normality-based map (``fused``, ``normality``) one set, key ``*``, from the good
+    images' normality maps; for a ``mil`` model one set per class, from the images
+    without the class (good images and the other classes)."""
+    if model.heat_map != 'mil':
+        good = [model.bank.distances(model.standardise(f.patches)) for f, y in val if not y.any()]
+        levels = {ANY_CLASS: fit_levels(good, model.settings['level_quantile'])}
+        if levels[ANY_CLASS].level is None:
+            logger.warning('%d good val images (< 5): boxes fall back to each image\'s '
+                           'strongest region', len(good))
+        return levels
+    maps = [(model.maps(f), y) for f, y in val]
+    levels = {}
+    for k, name in enumerate(model.classes):
+        negatives = [m[k] for m, y in maps if y[k] < 0.5]
+        levels[name] = fit_levels(negatives, model.settings['level_quantile'])
+        if levels[name].level is None:
+            logger.warning('class %s: %d negative val images (< 5): its boxes fall back to '
+                           'each image\'s strongest region', name, len(negatives))
+    return levels

@@ -1,0 +1,74 @@
+"""``PatchEvidence:``, the config section of stages 1-2 (heat maps and pseudo boxes from
+patch evidence), with every default in one place. YAML only overrides."""
+from ..registry import register_module
+
+MAPS = ('fused', 'mil', 'normality')
+# the settings that only decide how boxes are cut from a fitted model's maps
+BOX_KEYS = ('extent', 'tighten_boxes', 'always_box_labelled', 'max_boxes_per_class',
+            'num_review')
+
+
+@register_module
+class PatchEvidence:
+    """Settings of the patch-evidence heat maps and their boxes.
+
+    Args:
+        short_side (int | str): input short side in pixels, or ``auto`` (the images'
+            median short side within ``[min_short_side, max_short_side]``).
+        min_short_side (int): small images are enlarged to this (stride-8 cells then
+            cover a few original pixels).
+        max_short_side (int): large images are shrunk to this (the CPU budget).
+        max_long_side (int): cap of the long side (long parts keep their aspect ratio).
+        heat_map (str): ``fused`` (the distance to good patches, each cell given to the
+            class the patch classifier finds most likely there), ``mil`` (patch-class
+            probability alone) or ``normality`` (distance to good patches alone). ``fused`` and ``normality`` need good training images; without
+            them ``mil`` is used (and the report says so).
+        top_fraction (float): share of an image's patches pooled into its MIL score.
+        mil_epochs (int): passes of the patch classifier over the training images.
+        mil_learning_rate (float): its Adam step.
+        bank_patches (int): cap of the good-patch memory bank.
+        probe_regularisation (float): inverse L2 strength of the image-level probe.
+        level_quantile (float): share of negative val images whose map stays below the
+            box level (1 - false alarms per image).
+        extent (float): a box reaches as far as the map stays above this fraction of
+            the way from background to the region's peak.
+        tighten_boxes (bool): shrink each box to the pixels inside it that differ from
+            the surface around it (:mod:`ppdet_wsd.pseudo.contrast`); boxes of defects
+            without such contrast are kept.
+        always_box_labelled (bool): a training image labelled with a class but with no
+            region above the level still gets its strongest region, with the low score
+            that says so.
+        max_boxes_per_class (int): boxes per class and image.
+        num_review (int): images drawn into the review gallery.
+        seed (int): every random choice (MIL init and sampling, bank sample).
+    """
+
+    def __init__(self, short_side='auto', min_short_side=320, max_short_side=448,
+                 max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=40,
+                 mil_learning_rate=0.02, bank_patches=50000, probe_regularisation=0.1,
+                 level_quantile=0.9, extent=0.5, tighten_boxes=True, always_box_labelled=True,
+                 max_boxes_per_class=10, num_review=48, seed=0):
+        if heat_map not in MAPS:
+            raise ValueError(f'PatchEvidence.heat_map must be one of {MAPS}, got "{heat_map}"')
+        if not 0 < extent < 1:
+            raise ValueError(f'PatchEvidence.extent must be in (0, 1), got {extent}')
+        if not 0 < level_quantile <= 1:
+            raise ValueError(f'PatchEvidence.level_quantile must be in (0, 1], got '
+                             f'{level_quantile}')
+        self.short_side = short_side
+        self.min_short_side = min_short_side
+        self.max_short_side = max_short_side
+        self.max_long_side = max_long_side
+        self.heat_map = heat_map
+        self.top_fraction = top_fraction
+        self.mil_epochs = mil_epochs
+        self.mil_learning_rate = mil_learning_rate
+        self.bank_patches = bank_patches
+        self.probe_regularisation = probe_regularisation
+        self.level_quantile = level_quantile
+        self.extent = extent
+        self.tighten_boxes = tighten_boxes
+        self.always_box_labelled = always_box_labelled
+        self.max_boxes_per_class = max_boxes_per_class
+        self.num_review = num_review
+        self.seed = seed

@@ -1,0 +1,82 @@
+"""An on-disk cache of :class:`~ppdet_wsd.evidence.features.ImageFeatures`.
+
+Each image's features are computed once per cache folder and kept as one ``.npz`` file,
+named by a key over the image file's bytes and the extraction settings: a changed image,
+input size or backbone can never hit an old entry. Files are written atomically (a
+killed run leaves no half-written entry) and read back on demand, so memory holds only
+what the caller keeps.
+"""
+import hashlib
+import os
+import tempfile
+
+import numpy as np
+from tqdm import tqdm
+
+from ..data.image_io import read_image_rgb
+from ..utils.fingerprint import fingerprint
+from .features import ImageFeatures
+
+
+def file_digest(path):
+    """SHA-1 hex of a file's bytes."""
+    digest = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FeatureStore:
+    """Features of image files, computed by ``extractor`` once and cached in ``folder``.
+
+    Args:
+        folder (str): cache folder (created on first write).
+        settings (dict): everything besides the image that decides the features (input
+            geometry, backbone and its weights); part of every key.
+        make_extractor (callable): builds the extractor (uint8 RGB ``[H, W, 3]`` ->
+            ImageFeatures) on first need, so a fully cached run never loads the backbone.
+    """
+
+    def __init__(self, folder, settings, make_extractor):
+        self.folder = folder
+        self.settings_print = fingerprint(settings)
+        self._make_extractor = make_extractor
+        self._extractor = None
+
+    def _path(self, image_path):
+        key = hashlib.sha1(f'{file_digest(image_path)}:{self.settings_print}'.encode()).hexdigest()
+        return os.path.join(self.folder, key[:2], f'{key}.npz')
+
+    def get(self, image_path):
+        """The features of one image file (computed and stored when missing).
+
+        Raises:
+            ImageReadError: the file cannot be decoded (the message names it).
+        """
+        path = self._path(image_path)
+        if os.path.isfile(path):
+            with np.load(path) as data:
+                return ImageFeatures(patches=data['patches'], pooled=data['pooled'],
+                                     image_hw=tuple(int(v) for v in data['image_hw']))
+        if self._extractor is None:
+            self._extractor = self._make_extractor()
+        features = self._extractor(read_image_rgb(image_path))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.npz', dir=os.path.dirname(path))
+        try:
+            with os.fdopen(fd, 'wb') as f:
+                np.savez(f, patches=features.patches, pooled=features.pooled,
+                         image_hw=np.array(features.image_hw))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+        return features
+
+    def fill(self, image_paths, desc='features'):
+        """Make sure every image of ``image_paths`` is cached (progress bar)."""
+        for image_path in tqdm(image_paths, desc=desc, unit='img', mininterval=5):
+            if not os.path.isfile(self._path(image_path)):
+                self.get(image_path)

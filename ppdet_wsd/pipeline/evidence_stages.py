@@ -1,0 +1,245 @@
+"""Pipeline stages 1-2 on patch evidence (:mod:`ppdet_wsd.evidence`): fit the image
+probe, the patch classifier, the normality bank and the per-class levels (``classifier``),
+measure them on the test split (``classifier_eval``) and box the training images
+(``pseudo_boxes``).
+
+Every stage reads the images' frozen features from one cache, ``<output_dir>/features``
+(computed once per image and input geometry; a killed run keeps what was cached).
+Ground truth is read by ``classifier_eval`` only, to measure.
+"""
+import os
+import time
+
+import cv2
+import numpy as np
+from ppdet.core.workspace import create, load_config, merge_config
+
+from ..data.ground_truth import load_ground_truth
+from ..data.labels import load_labeled_images
+from ..engine.pseudo_boxes import to_coco
+from ..evidence.features import FeatureExtractor
+from ..evidence.fit import fit_evidence
+from ..evidence.geometry import InputGeometry, choose_short_side
+from ..evidence.model import EvidenceModel
+from ..evidence.run import evidence_results
+from ..evidence.settings import BOX_KEYS
+from ..evidence.store import FeatureStore
+from ..metrics.box_mode import NO_BOXES
+from ..metrics.image_level import image_level_report
+from ..metrics.pseudo_box_report import localization_metrics
+from ..utils.atomic import write_json_atomic
+from ..visualization.heatmap import caption, normalise_map, overlay_heatmap
+from ..visualization.review import (choose_review_files, render_review, save_review,
+                                    write_review_gallery)
+from .adapt import image_sizes
+
+METRICS = 'metrics.json'
+MODEL_DIR = 'evidence'
+FEATURES = 'features'
+FEATURES_VERSION = 1  # bump when the descriptors change: old cache entries then never hit
+VERDICT_THRESHOLD = 0.5  # the image probe's class decision in the stage-1 numbers
+
+
+def evidence_settings(task, box_stage=False):
+    """The ``PatchEvidence`` settings of the run: the classifier config + its opts; for the
+    box-making stages also the ``pseudo_boxes`` opts, which may set only the box keys."""
+    spec = task['spec']
+    load_config(spec['classifier']['config'])
+    merge_config(spec['classifier']['opts'] or {})
+    settings = create('PatchEvidence')
+    if box_stage:
+        extra = (spec['pseudo_boxes']['opts'] or {}).get('PatchEvidence', {})
+        unknown = sorted(set(extra) - set(BOX_KEYS))
+        if unknown:
+            raise ValueError(f'pseudo_boxes.opts.PatchEvidence: {unknown} cannot change after '
+                             f'the classifier stage; set them in classifier.opts '
+                             f'(box keys: {list(BOX_KEYS)})')
+        for key, value in extra.items():
+            setattr(settings, key, value)
+    return settings
+
+
+def load_dataset(dataset_dir):
+    """``(images with splits, image folder, defect classes)`` of a dataset."""
+    images, image_root = load_labeled_images(dataset_dir)
+    classes = sorted({c for im in images for c in im.labels})
+    return images, image_root, classes
+
+
+def feature_store(output_dir, geometry):
+    """The run's feature cache ``<output_dir>/features`` for ``geometry``."""
+    settings = {'geometry': vars(geometry), 'backbone': 'EfficientNetLite lite0 imagenet',
+                'version': FEATURES_VERSION}
+    return FeatureStore(os.path.join(output_dir, FEATURES), settings,
+                        lambda: FeatureExtractor(geometry))
+
+
+def _labels(image, classes):
+    return np.array([c in image.labels for c in classes], np.float32)
+
+
+def split_items(store, images, image_root, classes, split):
+    """``[(ImageFeatures, multi-hot labels)]`` of one split."""
+    return [(store.get(os.path.join(image_root, im.file)), _labels(im, classes))
+            for im in images if im.split == split]
+
+
+def fit_model(dataset_dir, output_dir, settings):
+    """Choose the input geometry from the training images, cache the train and val
+    features under ``output_dir`` and fit the model. Returns ``(model, store)``."""
+    images, image_root, classes = load_dataset(dataset_dir)
+    train = [im for im in images if im.split == 'train']
+    short = settings.short_side
+    if short == 'auto':
+        sizes = image_sizes([os.path.join(image_root, im.file) for im in train])
+        short = choose_short_side(sizes, settings.min_short_side, settings.max_short_side)
+    geometry = InputGeometry(int(short), settings.max_long_side)
+    store = feature_store(output_dir, geometry)
+    store.fill([os.path.join(image_root, im.file) for im in images
+                if im.split in ('train', 'val')], desc='features (train + val)')
+    model = fit_evidence(split_items(store, images, image_root, classes, 'train'),
+                         split_items(store, images, image_root, classes, 'val'),
+                         classes, settings, vars(geometry))
+    return model, store
+
+
+def run_classifier(task):
+    """Stage 1: the input geometry from the training images, their features, and the
+    fitted evidence model in ``classifier/evidence/``."""
+    tic = time.time()
+    settings = evidence_settings(task)
+    model, _ = fit_model(task['dataset_dir'], task['output_dir'], settings)
+    model.save(os.path.join(task['stage_dir'], MODEL_DIR))
+    return {'train_seconds': time.time() - tic,
+            'short_side': model.geometry['short_side'], 'heat_map': model.heat_map,
+            'heat_map_asked': settings.heat_map,
+            'levels': {c: v.to_dict() for c, v in model.levels.items()}}
+
+
+def load_model(task, box_stage=True):
+    """The fitted model with the run's box settings, its feature store and the dataset."""
+    model = EvidenceModel.load(os.path.join(task['output_dir'], 'classifier', MODEL_DIR))
+    settings = evidence_settings(task, box_stage)
+    model.settings.update({k: getattr(settings, k) for k in BOX_KEYS})
+    store = feature_store(task['output_dir'], InputGeometry(**model.geometry))
+    return model, store
+
+
+def _grid_picture(model, result):
+    """The report's heat-map picture of one image: the map of its most probable class,
+    coloured so that the class's level is the middle of the scale (a good image stays
+    dark), captioned with the image probe's verdict."""
+    scores = result['class_scores']
+    best = max(scores, key=scores.get)
+    levels = model.levels_of(best)
+    grid_map = result['grid_maps'][model.classes.index(best)]
+    top = levels.level if levels.level is not None else float(grid_map.max())
+    span = max(top - levels.background, 1e-6)
+    heat = np.clip((grid_map - levels.background) / (2 * span), 0, 1)
+    image = cv2.cvtColor(cv2.imread(result['path']), cv2.COLOR_BGR2RGB)
+    heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    judged = ';'.join(c for c, s in scores.items() if s >= VERDICT_THRESHOLD) or 'good'
+    return caption(overlay_heatmap(image, heat), f'{judged} | map: {best} {scores[best]:.2f}')
+
+
+def measure_test(model, store, dataset_dir, box_mode, grid=(), grid_dir=None):
+    """Stage-1/2 numbers on the test split (see :func:`run_classifier_eval`).
+
+    Args:
+        grid (set[str]): test files whose heat-map picture is written to ``grid_dir``.
+    Returns:
+        dict: :func:`image_level_report` numbers plus ``localization`` (None without box
+        truth), ``good_images_boxed``, ``heat_map_images_per_second`` (maps + boxes from
+        cached features), ``defective``, ``defect_scores``, ``classes``, ``heat_map``.
+    """
+    images, image_root, classes = load_dataset(dataset_dir)
+    test = [im for im in images if im.split == 'test']
+    store.fill([os.path.join(image_root, im.file) for im in test], desc='features (test)')
+    tic = time.time()
+    results = []
+    for r in evidence_results(model, store, test, image_root, with_heat=True,
+                              check_good=True, desc='heat maps (test)'):
+        if r['file'] in grid:
+            stem = os.path.splitext(os.path.basename(r['file']))[0]
+            cv2.imwrite(os.path.join(grid_dir, f'{stem}_cam.png'),
+                        cv2.cvtColor(_grid_picture(model, r), cv2.COLOR_RGB2BGR))
+        results.append(r)
+    seconds = time.time() - tic
+    labels = np.stack([_labels(im, classes) for im in test])
+    scores = np.array([[r['class_scores'][c] for c in classes] for r in results], np.float32)
+    report = image_level_report(labels, scores, classes, VERDICT_THRESHOLD)
+    good_boxed = [bool(r['unlabelled_boxes']) for r in results if not r['image_labels']]
+    localization = None
+    truth = None if box_mode == NO_BOXES else \
+        load_ground_truth(dataset_dir, [im.file for im in test])
+    if truth and any(t.loc_gt and len(t.boxes) for t in truth.values()):
+        run = {'files': [r['file'] for r in results],
+               'labels': [tuple(r['image_labels']) for r in results],
+               'heat': [None if r['heat'] is None else normalise_map(r['heat']) for r in results],
+               'boxes': [r['boxes'] for r in results]}
+        localization = localization_metrics(run, truth, classes, True, None, box_mode)
+    report.update(
+        defective=labels.any(axis=1).tolist(),
+        defect_scores=scores.max(axis=1).astype(float).tolist(),
+        localization=localization, classes=classes, heat_map=model.heat_map,
+        good_images_boxed=float(np.mean(good_boxed)) if good_boxed else None,
+        heat_map_images_per_second=len(test) / max(seconds, 1e-9))
+    return report
+
+
+def run_classifier_eval(task):
+    """Stage-1/2 numbers on the test split: the image verdict's AUROC / AP; with ground
+    truth the heat maps' MaxBoxAccV2 and PxAP, the mAP of pseudo boxes made for the test
+    images from their labels (as for training images); the share of good test images
+    any map boxes; heat-map pictures of the report's grid images."""
+    model, store = load_model(task)
+    images, _, classes = load_dataset(task['dataset_dir'])
+    test = [im for im in images if im.split == 'test']
+    records = [{'im_file': im.file, 'img_label': _labels(im, classes)} for im in test]
+    grid = choose_review_files(records, task['spec']['evaluation']['grid_images'])
+    grid_dir = os.path.join(task['stage_dir'], 'grid')
+    os.makedirs(grid_dir, exist_ok=True)
+    report = measure_test(model, store, task['dataset_dir'], task['box_mode'], grid, grid_dir)
+    report.update(grid=[im.file for im in test if im.file in grid],
+                  grid_labels=[';'.join(im.labels) or 'good' for im in test if im.file in grid])
+    write_json_atomic(os.path.join(task['stage_dir'], METRICS), report)
+    localization = report['localization']
+    return {'image_auroc': report['image_auroc'],
+            'maxboxacc_v2': localization and localization['maxboxacc_v2']['maxboxacc_v2'],
+            'pseudo_map50': localization and localization['map50']}
+
+
+def run_pseudo_boxes(task):
+    """Stage 2: pseudo boxes for the training images (COCO json, a score per box) and
+    review pictures of a label-balanced sample (``review/index.html``)."""
+    model, store = load_model(task)
+    images, image_root, classes = load_dataset(task['dataset_dir'])
+    train = [im for im in images if im.split == 'train']
+    records = [{'im_file': im.file, 'img_label': _labels(im, classes)} for im in train]
+    review = choose_review_files(records, model.settings['num_review'])
+    results = []
+    for r in evidence_results(model, store, train, image_root, desc='pseudo boxes (train)'):
+        record = {'file': r['path'], 'height': r['height'], 'width': r['width'],
+                  'image_labels': r['image_labels'], 'class_scores': r['class_scores'],
+                  'boxes': [{k: b[k] for k in ('class', 'box', 'score', 'above_level')}
+                            for b in r['boxes']]}
+        if r['file'] in review:
+            ids = [classes.index(c) for c in r['image_labels']]
+            maps = np.stack([cv2.resize(r['grid_maps'][k], (r['width'], r['height']))
+                             for k in ids]) if ids else np.zeros((0, r['height'], r['width']))
+            picture = render_review(r['path'], maps, ids, record, classes)
+            record['review'] = save_review(task['stage_dir'], picture, r['path'])
+        results.append(record)
+    info = {'heat_map': model.heat_map, 'few_boxes_used': 0,
+            'image_root': os.path.abspath(image_root),
+            'settings': {k: model.settings[k] for k in BOX_KEYS}}
+    coco = to_coco(results, classes, image_root, info)
+    write_json_atomic(os.path.join(task['stage_dir'], 'pseudo_boxes.json'), coco)
+    write_review_gallery(task['stage_dir'], results, f'Pseudo boxes: {model.heat_map} map', [
+        f'{len(results)} training images, {len(coco["annotations"])} boxes',
+        'Each picture: the image\'s strongest labelled class map over it, and every pseudo '
+        'box with its class and score (scores below ~0.9 are regions that did not pass the '
+        'class level, kept because the image is labelled defective). Good images get no box.'])
+    return {'boxes': len(coco['annotations']), 'images': len(coco['images']),
+            'boxes_above_level': sum(b['above_level'] for r in results for b in r['boxes']),
+            'few_boxes_used': 0}

@@ -1,0 +1,239 @@
+"""Patch evidence (stages 1-2): geometry, feature cache, patch MIL, normality bank,
+calibration, region boxes and the saved model, on tiny hand-made data."""
+import os
+
+import numpy as np
+import pytest
+
+from ppdet_wsd.evidence.calibration import fit_levels
+from ppdet_wsd.evidence.features import ImageFeatures, patch_descriptors
+from ppdet_wsd.evidence.fit import calibrate
+from ppdet_wsd.evidence.geometry import InputGeometry, choose_short_side
+from ppdet_wsd.evidence.image_probe import ImageProbe
+from ppdet_wsd.evidence.model import EvidenceModel
+from ppdet_wsd.evidence.normality import NormalityBank
+from ppdet_wsd.evidence.patch_mil import PatchMIL, top_k_count
+from ppdet_wsd.evidence.settings import PatchEvidence
+from ppdet_wsd.evidence.store import FeatureStore
+from ppdet_wsd.pseudo.regions import region_boxes
+
+
+# ----------------------------------------------------------------------------- geometry
+
+def test_geometry_keeps_the_aspect_ratio_and_caps_the_long_side():
+    g = InputGeometry(320, max_long_side=1024)
+    assert g.resized_size(200, 500) == (320, 800)
+    assert g.resized_size(100, 1000) == (102, 1024)      # long part: the cap wins
+    x, resized = g.prepare(np.zeros((200, 500, 3), np.uint8))
+    assert resized == (320, 800)
+    assert x.shape == (3, 384, 864)                        # + 2 x 32 border, multiple of 32
+    assert np.allclose(x, -127 / 128)
+
+
+def test_geometry_crop_returns_the_cells_over_the_resized_image():
+    g = InputGeometry(64, border=32)
+    feature = np.arange(1 * 20 * 30).reshape(1, 20, 30)
+    cropped = g.crop(feature, 8, (70, 100))
+    assert cropped.shape == (1, 9, 13)
+    assert cropped[0, 0, 0] == feature[0, 4, 4]
+
+
+def test_choose_short_side_follows_the_images_within_bounds():
+    assert choose_short_side(np.array([[200, 300], [250, 900], [640, 480]])) == 320
+    assert choose_short_side(np.array([[420, 600]] * 3)) == 416
+    assert choose_short_side(np.array([[2000, 3000]])) == 448
+
+
+def test_patch_descriptors_align_the_coarse_map_and_average_neighbours():
+    fine = np.zeros((1, 4, 4), np.float32)
+    coarse = np.ones((1, 2, 2), np.float32)
+    coarse[0, 0, 0] = 5.0
+    desc = patch_descriptors(fine, coarse, context=1)
+    assert desc.shape == (4, 4, 2)
+    assert desc[0, 0, 1] == pytest.approx(5.0) and desc[3, 3, 1] == pytest.approx(1.0)
+
+
+# ----------------------------------------------------------------------------- cache
+
+def test_feature_store_computes_once_and_a_changed_file_misses(tmp_path):
+    import cv2
+    image = tmp_path / 'a.png'
+    cv2.imwrite(str(image), np.full((8, 8), 100, np.uint8))
+    calls = []
+
+    def extractor(rgb):
+        calls.append(rgb.shape)
+        return ImageFeatures(np.full((1, 1, 2), rgb.mean(), np.float16),
+                             np.zeros(3, np.float32), rgb.shape[:2])
+
+    store = FeatureStore(str(tmp_path / 'cache'), {'size': 1}, lambda: extractor)
+    first = store.get(str(image))
+    again = FeatureStore(str(tmp_path / 'cache'), {'size': 1}, lambda: extractor).get(str(image))
+    assert len(calls) == 1 and again.image_hw == (8, 8)
+    assert again.patches[0, 0, 0] == first.patches[0, 0, 0] == 100
+    FeatureStore(str(tmp_path / 'cache'), {'size': 2}, lambda: extractor).get(str(image))
+    assert len(calls) == 2                                # other settings: another entry
+    cv2.imwrite(str(image), np.full((8, 8), 50, np.uint8))
+    assert store.get(str(image)).patches[0, 0, 0] == 50   # other bytes: another entry
+    leftovers = [n for _, _, names in os.walk(tmp_path / 'cache') for n in names
+                 if n.startswith('.tmp-')]
+    assert not leftovers
+
+
+# ----------------------------------------------------------------------------- models
+
+def _bags(rng, num, positive):
+    """Bags of 50 2-D patches; a positive bag hides 2 patches at (4, 4)."""
+    bags = []
+    for _ in range(num):
+        bag = rng.normal(0, 1, (50, 2)).astype(np.float32)
+        if positive:
+            bag[:2] = 4.0
+        bags.append(bag)
+    return bags
+
+
+def test_patch_mil_finds_the_planted_patches():
+    rng = np.random.default_rng(0)
+    bags = _bags(rng, 30, True) + _bags(rng, 30, False)
+    labels = np.array([[1.0]] * 30 + [[0.0]] * 30)
+    mil = PatchMIL(top_fraction=0.04, epochs=30, learning_rate=0.05).fit(bags, labels)
+    planted = mil.logits(np.array([[4.0, 4.0]]))[0, 0]
+    ordinary = mil.logits(rng.normal(0, 1, (200, 2)))[:, 0]
+    assert planted > 2.0 and planted > ordinary.max()
+    assert top_k_count(50, 0.04) == 2 and top_k_count(3, 0.01) == 1
+    again = PatchMIL(top_fraction=0.04, epochs=30, learning_rate=0.05).fit(bags, labels)
+    assert np.array_equal(again.weight, mil.weight)       # same seed, same model
+
+
+def test_normality_bank_is_zero_on_its_own_patches_and_far_from_outliers():
+    good = [np.zeros((4, 3), np.float32), np.ones((4, 3), np.float32)]
+    bank = NormalityBank(max_patches=100).fit(good)
+    assert bank.bank.shape == (8, 3)
+    query = np.array([[[0, 0, 0], [1, 1, 1]], [[3, 1, 1], [0, 0, 1]]], np.float32)
+    assert np.allclose(bank.distances(query), [[0, 0], [2, 1]])
+    assert len(NormalityBank(max_patches=5, seed=1).fit(good).bank) == 5
+
+
+def test_image_probe_separates_and_keeps_a_constant_class_at_its_prior():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (20, 3)), rng.normal(3, 1, (20, 3))])
+    y = np.stack([np.r_[np.zeros(20), np.ones(20)], np.zeros(40)], axis=1)
+    probe = ImageProbe().fit(x, y)
+    s = probe.scores(x)
+    assert s[20:, 0].min() > s[:20, 0].max()
+    assert np.allclose(s[:, 1], 1e-3, atol=1e-6)
+    back = ImageProbe.load(probe.state())
+    assert np.allclose(back.scores(x), s)
+
+
+# ----------------------------------------------------------------------------- levels
+
+def test_levels_come_from_the_negatives_maxima():
+    maps = [np.full((2, 2), v, np.float32) for v in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    levels = fit_levels(maps, quantile=0.75)
+    assert levels.level == pytest.approx(4.0)
+    assert levels.background == pytest.approx(3.0) and levels.centre == pytest.approx(3.0)
+    assert levels.spread == pytest.approx(1.4826)
+    assert levels.score(3.0) == pytest.approx(0.5)
+    assert levels.score(6.0) > 0.97 > levels.score(4.0) > 0.5
+    few = fit_levels(maps[:3])
+    assert few.level is None and few.negatives == 3
+    assert fit_levels([]).negatives == 0
+
+
+# ----------------------------------------------------------------------------- regions
+
+def _two_blobs():
+    heat = np.zeros((40, 60), np.float32)
+    heat[5:10, 5:20] = 1.0
+    heat[7, 12] = 2.0          # strong blob, peak 2
+    heat[25:35, 40:45] = 0.6   # faint blob, peak 0.6
+    return heat
+
+
+def test_region_boxes_cut_each_region_by_its_own_peak():
+    heat = _two_blobs()
+    regions = region_boxes(heat, level=0.5, background=0.0, extent=0.4)
+    assert [peak for _, peak in regions] == [2.0, pytest.approx(0.6)]
+    assert regions[0][0].tolist() == [5, 5, 20, 10]
+    assert regions[1][0].tolist() == [40, 25, 45, 35]
+    strong_core = region_boxes(heat, level=0.5, background=0.0, extent=0.6)[0][0]
+    assert strong_core.tolist() == [12, 7, 13, 8]          # above 1.2: the peak pixel only
+
+
+def test_region_boxes_need_the_level_unless_always():
+    heat = _two_blobs()
+    assert [p for _, p in region_boxes(heat, 1.5, 0.0)] == [2.0]
+    assert region_boxes(heat, 3.0, 0.0) == []
+    fallback = region_boxes(heat, 3.0, 0.0, always=True)
+    assert len(fallback) == 1 and fallback[0][1] == 2.0
+    assert region_boxes(np.full((4, 4), np.nan), 0.5, 0.0, always=True) == []
+    assert region_boxes(np.zeros((0, 0)), 0.5, 0.0) == []
+
+
+# ----------------------------------------------------------------------------- model
+
+def _tiny_model(heat_map='fused'):
+    """Two classes; the patch classifier says "spot" where feature 0 is high and "scratch"
+    where feature 1 is; the good surface is all-zero patches."""
+    rng = np.random.default_rng(0)
+    mil = PatchMIL()
+    mil.weight = np.array([[3.0, 0.0], [0.0, 3.0]], np.float32)
+    mil.bias = np.array([-3.0, -3.0], np.float32)
+    probe = ImageProbe().fit(rng.normal(size=(10, 2)), np.stack([np.r_[np.zeros(5), np.ones(5)],
+                                                                 np.r_[np.ones(5), np.zeros(5)]], 1))
+    bank = NormalityBank().fit([np.zeros((6, 2), np.float32)])
+    settings = vars(PatchEvidence(heat_map=heat_map))
+    model = EvidenceModel(['spot', 'scratch'], heat_map, settings, {'short_side': 64},
+                          np.zeros(2, np.float32), np.ones(2, np.float32), probe, mil, bank)
+    model.levels = calibrate(model, [(ImageFeatures(np.zeros((8, 10, 2), np.float16),
+                                                    np.zeros(2, np.float32), (80, 100)),
+                                      np.zeros(2, np.float32))] * 5)
+    return model
+
+
+def _odd_image():
+    patches = np.zeros((8, 10, 2), np.float16)
+    patches[2:4, 6:8, 0] = 2.0                   # spot-like: logit 3, distance 2
+    patches[6, 1, 1] = 1.0                       # scratch-like: logit 0, distance 1
+    return ImageFeatures(patches, np.zeros(2, np.float32), (80, 100))
+
+
+def test_fused_maps_give_each_cell_to_the_likeliest_candidate_class():
+    model, features = _tiny_model(), _odd_image()
+    maps = model.maps(features)
+    assert maps.shape == (2, 8, 10)
+    assert maps[0, 2, 6] == pytest.approx(2.0) and maps[1, 2, 6] == 0.0
+    assert maps[1, 6, 1] == pytest.approx(1.0) and maps[0, 6, 1] == 0.0
+    only_spot = model.maps(features, candidates=[0])
+    assert only_spot[0, 6, 1] == pytest.approx(1.0) and not only_spot[1].any()
+    assert set(model.levels) == {'*'} and model.levels['*'].level == 0.0
+
+
+def test_evidence_model_boxes_where_the_surface_is_odd_and_names_the_class(tmp_path):
+    model, features = _tiny_model(), _odd_image()
+    _, boxes = model.evidence(features, boxed=[0, 1])
+    assert [b['class'] for b in boxes] == ['spot', 'scratch']
+    assert all(b['above_level'] for b in boxes) and boxes[0]['peak'] > boxes[1]['peak']
+    x1, y1, x2, y2 = boxes[0]['box']
+    assert 55 <= x1 < x2 <= 85 and 15 <= y1 < y2 <= 45
+    model.save(str(tmp_path))
+    back = EvidenceModel.load(str(tmp_path))
+    assert back.evidence(features, boxed=[0, 1])[1] == boxes
+    assert np.allclose(back.image_scores(features), model.image_scores(features))
+    with pytest.raises(FileNotFoundError, match='no fitted evidence model'):
+        EvidenceModel.load(str(tmp_path / 'missing'))
+
+
+def test_a_mil_model_cuts_each_class_map_at_its_own_level():
+    model, features = _tiny_model('mil'), _odd_image()
+    assert set(model.levels) == {'spot', 'scratch'}
+    maps, boxes = model.evidence(features, boxed=[0])
+    assert maps[0, 2, 6] == pytest.approx(1 / (1 + np.exp(-3.0)))
+    assert [b['class'] for b in boxes] == ['spot'] and boxes[0]['above_level']
+
+
+def test_settings_reject_unknown_maps():
+    with pytest.raises(ValueError, match='heat_map must be one of'):
+        PatchEvidence(heat_map='cam')
