@@ -44,9 +44,9 @@ class PatchEvidence:
     """
 
     def __init__(self, short_side='auto', min_short_side=320, max_short_side=448,
-                 max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=40,
+                 max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=80,
                  mil_learning_rate=0.02, bank_patches=50000, probe_regularisation=0.1,
-                 level_quantile=0.9, extent=0.5, tighten_boxes=True, always_box_labelled=True,
+                 level_quantile=0.95, extent=0.5, tighten_boxes=True, always_box_labelled=True,
                  max_boxes_per_class=10, num_review=48, seed=0):
         if heat_map not in MAPS:
             raise ValueError(f'PatchEvidence.heat_map must be one of {MAPS}, got "{heat_map}"')
