@@ -7,7 +7,8 @@ from .report import write_section
 
 KEYS = ('image_auroc', 'image_ap', 'miss_rate', 'overkill_rate', 'operating_threshold',
         'cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95',
-        'det_map50_agnostic', 'few_boxes_used', 'images_per_second_infer', 'model_size_mb')
+        'det_map50_agnostic', 'good_images_boxed', 'few_boxes_used', 'images_per_second_infer',
+        'model_size_mb')
 
 
 def _fmt(value):
