@@ -237,3 +237,17 @@ def test_a_mil_model_cuts_each_class_map_at_its_own_level():
 def test_settings_reject_unknown_maps():
     with pytest.raises(ValueError, match='heat_map must be one of'):
         PatchEvidence(heat_map='cam')
+
+
+# ----------------------------------------------------------------------------- tightening
+
+def test_tighten_box_shrinks_to_the_contrasting_pixels_within_the_blur():
+    from ppdet_wsd.pseudo.contrast import tighten_box
+    grey = np.full((60, 60), 120.0)
+    grey[28:33, 30:36] = 40.0                                   # a dark 6x5 spot
+    assert tighten_box(grey, [20, 20, 46, 42]) == [30, 28, 36, 33]
+    assert tighten_box(grey, [20, 20, 46, 42], max_shrink=4) == [24, 24, 42, 38]
+    assert tighten_box(np.full((60, 60), 120.0), [20, 20, 46, 42]) == [20, 20, 46, 42]
+    full = grey.copy()
+    full[20:42, 20:46] = 40.0                                   # the defect fills the box
+    assert tighten_box(full, [20, 20, 46, 42]) == [20, 20, 46, 42]

@@ -170,10 +170,11 @@ def write_report_page(out, report, cls, det, profile):
     parts.append(_settings(r, profile))
     cards = _grid_cards(out, cls, det, profile, threshold)
     if cards:
-        parts.append('<h2>Test images</h2><p class="small">Left: the classifier\'s heat map of '
-                     'its top class (brighter = more confident). Right: green = true boxes (when '
-                     'the dataset has them), coloured = the detector\'s boxes at the operating '
-                     'threshold.</p><div class="grid">' + ''.join(cards) + '</div>')
+        parts.append('<h2>Test images</h2><p class="small">Left: the stage-1/2 heat map of '
+                     'the most probable class, scaled so that its level (set on good val images) '
+                     'is mid-scale (green): warmer colours pass it, a good image stays blue. '
+                     'Right: green = true boxes (when the dataset has them), coloured = the '
+                     'detector\'s boxes at the operating threshold.</p><div class="grid">' + ''.join(cards) + '</div>')
     parts.append('</body></html>')
     write_text_atomic(os.path.join(out, 'report.html'), '\n'.join(parts))
 
