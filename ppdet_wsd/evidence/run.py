@@ -31,15 +31,17 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         pixels with ``tighten_boxes``), ``heat`` (float32 ``[H, W]``
         or None) and ``grid_maps`` (float32 ``[C, rows, cols]``, every class; for a
         ``fused`` model the labelled classes compete for the cells, every class for a
-        good image); ``unlabelled_boxes`` (list or None, see ``check_good``).
+        good image; None for a good image unless ``with_heat`` or ``check_good``); ``unlabelled_boxes`` (list or None, see ``check_good``).
     """
     index = {c: k for k, c in enumerate(model.classes)}
     for image in tqdm(images, desc=desc, unit='img', mininterval=5):
         path = os.path.join(image_root, image.file)
         features = store.get(path)
         class_ids = [index[c] for c in image.labels if c in index]
-        maps, boxes = model.evidence(features, class_ids or None, class_ids,
-                                     model.settings['always_box_labelled'])
+        maps, boxes = None, []
+        if class_ids or with_heat or check_good:  # a good image's maps serve nothing else
+            maps, boxes = model.evidence(features, class_ids or None, class_ids,
+                                         model.settings['always_box_labelled'])
         unlabelled = None
         if check_good and not class_ids:
             unlabelled = model.evidence(features, None, list(index.values()), False)[1]
