@@ -128,7 +128,7 @@ def test_no_good_images_multi_label(no_good):
     report = no_good['report']
     assert report['dataset']['good_images'] == 0
     assert report['evaluation_mode'] == 'class-aware'
-    for key in ('image_auroc', 'image_ap', 'overkill_rate'):
+    for key in ('image_auroc', 'image_ap', 'overkill_rate', 'good_images_boxed'):
         assert report[key] is None
         assert report[key + '_reason'] == 'no good images in the test split'
     test = no_good['test']

@@ -52,7 +52,8 @@ BOX_KEYS = ('cam_maxboxacc_v2', 'pseudo_map50', 'det_map50', 'det_map50_95',
 
 def null_reasons(numbers, profile):
     """``{<key>_reason: why}`` for every number of :data:`IMAGE_KEYS`, :data:`BOX_KEYS`,
-    ``cam_pxap``, ``miss_rate`` and ``overkill_rate`` that is ``None`` in ``numbers``."""
+    ``cam_pxap``, ``miss_rate``, ``overkill_rate`` and ``good_images_boxed`` that is
+    ``None`` in ``numbers``."""
     good = profile['good_images_per_split']['test']
     defective = profile['images']['test'] - good
     evaluation = profile['evaluation']
@@ -66,6 +67,8 @@ def null_reasons(numbers, profile):
             why[key] = 'no class has both labelled and unlabelled test images'
         else:
             why[key] = 'the evaluation stage has not finished'
+    why['good_images_boxed'] = 'no good images in the test split' if not good else \
+        'the heat-map evaluation has not finished'
     for key in BOX_KEYS + ('cam_pxap',):
         if evaluation['mode'] == NO_BOXES:
             why[key] = f'no box ground truth: {evaluation["reason"]}'
