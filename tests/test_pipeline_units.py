@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
+from ppdet_wsd.evidence.geometry import choose_short_side
 from ppdet_wsd.pipeline import records
-from ppdet_wsd.pipeline.adapt import anchor_prior, choose_input_size, set_input_size
+from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_size
 from ppdet_wsd.pipeline.runner import (STAGES, PipelineError, plan_fingerprints,
                                        profile_dataset, stages_to_run)
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config, parse_overrides
@@ -56,9 +57,9 @@ def test_config_errors_name_the_file_and_the_key(overrides, message):
 
 
 def test_input_size_follows_the_images():
-    assert choose_input_size(np.array([[300, 400], [330, 500], [310, 450]]), 96, 256) == 256
-    assert choose_input_size(np.array([[130, 140], [128, 200]]), 96, 256) == 128
-    assert choose_input_size(np.array([[40, 40]]), 96, 256) == 96
+    assert choose_short_side(np.array([[300, 400], [330, 500], [310, 450]]), 96, 256) == 256
+    assert choose_short_side(np.array([[130, 140], [128, 200]]), 96, 256) == 128
+    assert choose_short_side(np.array([[40, 40]]), 96, 256) == 96
 
 
 def test_set_input_size_rewrites_every_reader():

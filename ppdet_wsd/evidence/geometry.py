@@ -77,7 +77,8 @@ class InputGeometry:
 
 def choose_short_side(sizes, min_side=320, max_side=448):
     """The input short side for a dataset: the median short side of its images, rounded
-    down to a multiple of 32 and kept within ``[min_side, max_side]``.
+    down to a multiple of 32 (the backbone's coarsest stride) and kept within
+    ``[min_side, max_side]`` (also the detector's square input, with its own bounds).
 
     Small images are enlarged to ``min_side`` (a stride-8 cell then covers a few pixels of
     the original, so small defects span several cells); large ones are shrunk to

@@ -5,6 +5,7 @@ data gives the same model) on standardised pooled head features. Good images are
 of every class; an image of class ``j`` is a negative of every other class.
 """
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 
@@ -49,7 +50,7 @@ class ImageProbe:
         """Class probabilities: float ``[N, F]`` -> float32 ``[N, C]`` in (0, 1)."""
         x = (np.asarray(pooled, np.float64) - self.mean) / self.scale
         logits = x @ self.coef.T.astype(np.float64) + self.intercept
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return expit(logits).astype(np.float32)
 
     def state(self):
         """Arrays to save (see :meth:`load`)."""

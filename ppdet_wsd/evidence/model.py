@@ -15,6 +15,7 @@ import json
 import os
 
 import numpy as np
+from scipy.special import expit
 
 from ..pseudo.regions import region_boxes
 from ..utils.atomic import write_json_atomic
@@ -29,10 +30,6 @@ ARRAYS = 'evidence_model.npz'
 META = 'evidence_model.json'
 BOX_UPSAMPLE = 4  # boxes are cut on the grid map upsampled this many times
 ANY_CLASS = '*'   # the levels key of the class-agnostic normality map
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 class EvidenceModel:
@@ -75,7 +72,7 @@ class EvidenceModel:
         """Class probabilities ``[C]`` of one image (the verdict's source): the mean of
         the linear probe's (global evidence) and the patch classifier's top-k pooled
         probability (local evidence)."""
-        local = _sigmoid(self.mil.image_logits(self.standardise(features.patches)))
+        local = expit(self.mil.image_logits(self.standardise(features.patches)))
         return (0.5 * (self.probe.scores(features.pooled[None])[0] + local)).astype(np.float32)
 
     def maps(self, features, candidates=None):
@@ -120,7 +117,7 @@ class EvidenceModel:
         num = len(self.classes)
         logits = self.mil.logits(x).transpose(2, 0, 1)                  # [C, rows, cols]
         if self.heat_map == 'mil':
-            maps = _sigmoid(logits).astype(np.float32)
+            maps = expit(logits).astype(np.float32)
             boxes = []
             for k in boxed:
                 regions = self._regions(maps[k], self.levels[self.classes[k]], always)

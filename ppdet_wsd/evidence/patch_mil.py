@@ -11,10 +11,7 @@ negative instance of every class (a random sample of them per epoch). Plain nump
 Adam: no framework state, the same result for the same seed.
 """
 import numpy as np
-
-
-def _sigmoid(x):
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+from scipy.special import expit
 
 
 def top_k_count(num_patches, top_fraction):
@@ -24,7 +21,7 @@ def top_k_count(num_patches, top_fraction):
 
 def _bce_grad(logit, target):
     """d BCE / d logit, elementwise."""
-    return _sigmoid(logit) - target
+    return expit(logit) - target
 
 
 class PatchMIL:

@@ -3,7 +3,6 @@ scores, heat map and pseudo boxes. The pipeline's pseudo-box stage, its measurin
 and the benchmarks all consume :func:`evidence_results`."""
 import os
 
-import numpy as np
 from tqdm import tqdm
 
 from ..data.image_io import read_image_rgb
@@ -60,8 +59,3 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
                'boxes': boxes, 'heat': heat, 'grid_maps': maps,
                'unlabelled_boxes': unlabelled}
 
-
-def image_scores(model, store, images, image_root):
-    """Class probabilities of every image: float32 ``[N, C]``."""
-    return np.stack([model.image_scores(store.get(os.path.join(image_root, im.file)))
-                     for im in tqdm(images, desc='image scores', unit='img', mininterval=5)])

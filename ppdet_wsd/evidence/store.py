@@ -43,10 +43,16 @@ class FeatureStore:
         self.settings_print = fingerprint(settings)
         self._make_extractor = make_extractor
         self._extractor = None
+        self._entries = {}  # (path, size, mtime) -> entry path: a file is hashed once
 
     def _path(self, image_path):
-        key = hashlib.sha1(f'{file_digest(image_path)}:{self.settings_print}'.encode()).hexdigest()
-        return os.path.join(self.folder, key[:2], f'{key}.npz')
+        stat = os.stat(image_path)
+        seen = (image_path, stat.st_size, stat.st_mtime_ns)
+        if seen not in self._entries:
+            key = hashlib.sha1(f'{file_digest(image_path)}:{self.settings_print}'.encode())
+            key = key.hexdigest()
+            self._entries[seen] = os.path.join(self.folder, key[:2], f'{key}.npz')
+        return self._entries[seen]
 
     def get(self, image_path):
         """The features of one image file (computed and stored when missing).

@@ -1,6 +1,7 @@
 """Settings the pipeline derives from the data instead of asking the user.
 
-* The network input size from the images' sizes (:func:`choose_input_size`).
+* The detector's input size from the images' sizes
+  (:func:`ppdet_wsd.evidence.geometry.choose_short_side`).
 * The detector's anchor sizes and shapes from the **pseudo boxes** (never from true
   boxes), so small-defect and large-defect datasets get anchors that can match their
   training boxes (:func:`anchor_prior`).
@@ -21,14 +22,6 @@ def image_sizes(paths):
         with Image.open(path) as im:
             sizes.append((im.height, im.width))
     return np.array(sizes, dtype=np.int64).reshape(-1, 2)
-
-
-def choose_input_size(sizes, min_size, max_size):
-    """The square input side: the median short side of the images, rounded down to a
-    multiple of 32 (the backbone's coarsest stride) and kept in ``[min_size, max_size]``.
-    Large images are shrunk to ``max_size``; small ones are not blown up beyond it."""
-    short = int(np.median(sizes.min(axis=1))) if len(sizes) else max_size
-    return int(np.clip(short // 32 * 32, min_size, max_size))
 
 
 def set_input_size(cfg, size):

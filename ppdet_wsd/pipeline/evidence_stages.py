@@ -15,7 +15,8 @@ import numpy as np
 from ppdet.core.workspace import create, load_config, merge_config
 
 from ..data.ground_truth import load_ground_truth
-from ..data.labels import load_labeled_images
+from ..data.image_io import read_image_rgb
+from ..data.labels import discover_classes, load_labeled_images
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import fit_evidence
@@ -62,8 +63,7 @@ def evidence_settings(task, box_stage=False):
 def load_dataset(dataset_dir):
     """``(images with splits, image folder, defect classes)`` of a dataset."""
     images, image_root = load_labeled_images(dataset_dir)
-    classes = sorted({c for im in images for c in im.labels})
-    return images, image_root, classes
+    return images, image_root, discover_classes(images)
 
 
 def feature_store(output_dir, geometry):
@@ -76,6 +76,12 @@ def feature_store(output_dir, geometry):
 
 def _labels(image, classes):
     return np.array([c in image.labels for c in classes], np.float32)
+
+
+def review_sample(images, classes, num):
+    """A label-balanced sample of ``num`` files of ``images`` (see choose_review_files)."""
+    return choose_review_files([{'im_file': im.file, 'img_label': _labels(im, classes)}
+                                for im in images], num)
 
 
 def split_items(store, images, image_root, classes, split):
@@ -116,10 +122,10 @@ def run_classifier(task):
             'levels': {c: v.to_dict() for c, v in model.levels.items()}}
 
 
-def load_model(task, box_stage=True):
-    """The fitted model with the run's box settings, its feature store and the dataset."""
+def load_model(task):
+    """The fitted model with the run's box settings, and its feature store."""
     model = EvidenceModel.load(os.path.join(task['output_dir'], 'classifier', MODEL_DIR))
-    settings = evidence_settings(task, box_stage)
+    settings = evidence_settings(task, box_stage=True)
     model.settings.update({k: getattr(settings, k) for k in BOX_KEYS})
     store = feature_store(task['output_dir'], InputGeometry(**model.geometry))
     return model, store
@@ -136,24 +142,27 @@ def _grid_picture(model, result):
     top = levels.level if levels.level is not None else float(grid_map.max())
     span = max(top - levels.background, 1e-6)
     heat = np.clip((grid_map - levels.background) / (2 * span), 0, 1)
-    image = cv2.cvtColor(cv2.imread(result['path']), cv2.COLOR_BGR2RGB)
+    image = read_image_rgb(result['path'])
     heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     judged = ';'.join(c for c, s in scores.items() if s >= VERDICT_THRESHOLD) or 'good'
     return caption(overlay_heatmap(image, heat), f'{judged} | map: {best} {scores[best]:.2f}')
 
 
-def measure_test(model, store, dataset_dir, box_mode, grid=(), grid_dir=None):
+def measure_test(model, store, dataset_dir, box_mode, grid_images=0, grid_dir=None):
     """Stage-1/2 numbers on the test split (see :func:`run_classifier_eval`).
 
     Args:
-        grid (set[str]): test files whose heat-map picture is written to ``grid_dir``.
+        grid_images (int): label-balanced test images whose heat-map picture is written
+            to ``grid_dir``.
     Returns:
         dict: :func:`image_level_report` numbers plus ``localization`` (None without box
         truth), ``good_images_boxed``, ``heat_map_images_per_second`` (maps + boxes from
-        cached features), ``defective``, ``defect_scores``, ``classes``, ``heat_map``.
+        cached features), ``defective``, ``defect_scores``, ``classes``, ``heat_map``,
+        ``grid`` / ``grid_labels`` (the pictured files and their labels).
     """
     images, image_root, classes = load_dataset(dataset_dir)
     test = [im for im in images if im.split == 'test']
+    grid = review_sample(test, classes, grid_images)
     store.fill([os.path.join(image_root, im.file) for im in test], desc='features (test)')
     tic = time.time()
     results = []
@@ -183,7 +192,9 @@ def measure_test(model, store, dataset_dir, box_mode, grid=(), grid_dir=None):
         defect_scores=scores.max(axis=1).astype(float).tolist(),
         localization=localization, classes=classes, heat_map=model.heat_map,
         good_images_boxed=float(np.mean(good_boxed)) if good_boxed else None,
-        heat_map_images_per_second=len(test) / max(seconds, 1e-9))
+        heat_map_images_per_second=len(test) / max(seconds, 1e-9),
+        grid=[im.file for im in test if im.file in grid],
+        grid_labels=[';'.join(im.labels) or 'good' for im in test if im.file in grid])
     return report
 
 
@@ -193,15 +204,10 @@ def run_classifier_eval(task):
     images from their labels (as for training images); the share of good test images
     any map boxes; heat-map pictures of the report's grid images."""
     model, store = load_model(task)
-    images, _, classes = load_dataset(task['dataset_dir'])
-    test = [im for im in images if im.split == 'test']
-    records = [{'im_file': im.file, 'img_label': _labels(im, classes)} for im in test]
-    grid = choose_review_files(records, task['spec']['evaluation']['grid_images'])
     grid_dir = os.path.join(task['stage_dir'], 'grid')
     os.makedirs(grid_dir, exist_ok=True)
-    report = measure_test(model, store, task['dataset_dir'], task['box_mode'], grid, grid_dir)
-    report.update(grid=[im.file for im in test if im.file in grid],
-                  grid_labels=[';'.join(im.labels) or 'good' for im in test if im.file in grid])
+    report = measure_test(model, store, task['dataset_dir'], task['box_mode'],
+                          task['spec']['evaluation']['grid_images'], grid_dir)
     write_json_atomic(os.path.join(task['stage_dir'], METRICS), report)
     localization = report['localization']
     return {'image_auroc': report['image_auroc'],
@@ -215,8 +221,7 @@ def run_pseudo_boxes(task):
     model, store = load_model(task)
     images, image_root, classes = load_dataset(task['dataset_dir'])
     train = [im for im in images if im.split == 'train']
-    records = [{'im_file': im.file, 'img_label': _labels(im, classes)} for im in train]
-    review = choose_review_files(records, model.settings['num_review'])
+    review = review_sample(train, classes, model.settings['num_review'])
     results = []
     for r in evidence_results(model, store, train, image_root, desc='pseudo boxes (train)'):
         record = {'file': r['path'], 'height': r['height'], 'width': r['width'],

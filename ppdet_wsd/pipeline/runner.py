@@ -18,7 +18,8 @@ from ..data.labels import DatasetError, discover_classes, load_labeled_images
 from ..utils.atomic import write_json_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
-from .adapt import choose_input_size, image_sizes
+from ..evidence.geometry import choose_short_side
+from .adapt import image_sizes
 from .box_truth import dataset_box_mode
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
@@ -95,7 +96,7 @@ def profile_dataset(spec):
         raise PipelineError(f'stage "dataset": cannot read an image: {e}') from e
     size = spec['input_size']
     if size == 'auto':
-        size = choose_input_size(sizes, spec['min_input_size'], spec['max_input_size'])
+        size = choose_short_side(sizes, spec['min_input_size'], spec['max_input_size'])
     classes = discover_classes(images)
     good = {s: sum(not im.labels for im in m) for s, m in splits.items()}
     if len(classes) == 1 and not sum(good.values()):
