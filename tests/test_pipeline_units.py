@@ -145,5 +145,5 @@ def test_dataset_problems_name_the_stage_and_the_file(tmp_path, tiny_dataset):
         lines = f.read().splitlines()
     with open(os.path.join(data, 'splits.csv'), 'w') as f:
         f.write('\n'.join(line.replace(',test', ',train') for line in lines) + '\n')
-    with pytest.raises(PipelineError, match='stage "dataset".*test split is empty'):
+    with pytest.raises(PipelineError, match='stage "dataset".*the test split has no usable image'):
         profile_dataset(_spec(data, tmp_path))

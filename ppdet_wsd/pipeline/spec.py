@@ -7,6 +7,9 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
     a dataset in the standard layout (``docs/datasets.md``).
 ``output_dir``
     where every stage writes (``<output_dir>/<stage>/``), the logs and the report.
+``strict``
+    ``true``: unreadable, missing and unlisted images stop the run before training
+    (default ``false``: they are skipped, counted and listed, ``docs/datasets.md``).
 ``nproc``
     processes per training / heat-map stage (``paddle.distributed.launch``); 1 = none.
 ``input_size``
@@ -35,7 +38,7 @@ import yaml
 BASE_KEY = '_BASE_'
 STAGE_KEYS = ('classifier', 'detector')
 DEFAULTS = {
-    'dataset_dir': None, 'output_dir': None, 'nproc': 1,
+    'dataset_dir': None, 'output_dir': None, 'strict': False, 'nproc': 1,
     'input_size': 'auto', 'min_input_size': 96, 'max_input_size': 256,
     'classifier': {'config': None, 'opts': {}},
     'pseudo_boxes': {'opts': {}},
@@ -119,6 +122,9 @@ def load_pipeline_config(path, overrides=None):
     for key in STAGE_KEYS:
         _check_stage_config(spec, key, path)
         spec[key]['config'] = os.path.abspath(spec[key]['config'])
+    if not isinstance(spec['strict'], bool):
+        raise PipelineConfigError(f'{path}: "strict" must be true or false, '
+                                  f'got {spec["strict"]!r}')
     if not isinstance(spec['nproc'], int) or spec['nproc'] < 1:
         raise PipelineConfigError(f'{path}: "nproc" must be a whole number >= 1, '
                                   f'got {spec["nproc"]!r}')
