@@ -23,7 +23,7 @@ from ..evidence.fit import fit_evidence
 from ..evidence.geometry import InputGeometry, choose_short_side
 from ..evidence.model import EvidenceModel
 from ..evidence.run import evidence_results
-from ..evidence.settings import BOX_KEYS
+from ..evidence.settings import BOX_KEYS, check_patch_evidence
 from ..evidence.store import FeatureStore
 from ..metrics.box_mode import NO_BOXES
 from ..metrics.image_level import image_level_report
@@ -50,11 +50,7 @@ def evidence_settings(task, box_stage=False):
     settings = create('PatchEvidence')
     if box_stage:
         extra = (spec['pseudo_boxes']['opts'] or {}).get('PatchEvidence', {})
-        unknown = sorted(set(extra) - set(BOX_KEYS))
-        if unknown:
-            raise ValueError(f'pseudo_boxes.opts.PatchEvidence: {unknown} cannot change after '
-                             f'the classifier stage; set them in classifier.opts '
-                             f'(box keys: {list(BOX_KEYS)})')
+        check_patch_evidence(extra, 'pseudo_boxes.opts.PatchEvidence', BOX_KEYS)
         for key, value in extra.items():
             setattr(settings, key, value)
     return settings
