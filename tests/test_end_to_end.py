@@ -8,6 +8,8 @@ import pytest
 from conftest import REPO_ROOT
 from tool_runner import failing_tool, run_tool
 
+pytestmark = pytest.mark.slow  # the tools in subprocesses (docs: README, Tests)
+
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
 
 
