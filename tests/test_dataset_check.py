@@ -10,6 +10,7 @@ import pytest
 
 from conftest import write_image
 from ppdet_wsd.data.check import check_dataset
+from ppdet_wsd.data.image_label_dataset import ImageLabelDataSet
 from ppdet_wsd.data.labels import DatasetError
 from tool_runner import _run
 
@@ -217,3 +218,14 @@ def test_check_dataset_tool_prints_the_summary_and_fails_on_errors(messy, tmp_pa
     assert result.returncode == 1 and 'error: corrupt.png: not a readable image' in result.stdout
     result = _run('check_dataset.py', [str(tmp_path / 'nowhere')], str(tmp_path))
     assert result.stderr == f'error: {tmp_path / "nowhere"}: dataset folder not found\n'
+
+
+def test_labels_outside_the_configured_classes_are_listed_at_once(tmp_path):
+    make_dataset(str(tmp_path))
+    dataset = ImageLabelDataSet(dataset_dir=str(tmp_path), split='train', classes=['scratch'])
+    with pytest.raises(DatasetError) as error:
+        dataset.parse_dataset()
+    labels = tmp_path / 'labels.csv'
+    assert str(error.value).splitlines() == ['3 problems:'] + [
+        f'  {labels}: "spot_{i}.png" has label(s) [\'spot\'] not in the configured classes '
+        f'[\'scratch\']' for i in range(3)]
