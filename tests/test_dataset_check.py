@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import write_image
+from ppdet_wsd.data import check as check_module
 from ppdet_wsd.data.check import check_dataset
 from ppdet_wsd.data.image_label_dataset import ImageLabelDataSet
 from ppdet_wsd.data.labels import DatasetError
@@ -229,3 +230,19 @@ def test_labels_outside_the_configured_classes_are_listed_at_once(tmp_path):
     assert str(error.value).splitlines() == ['3 problems:'] + [
         f'  {labels}: "spot_{i}.png" has label(s) [\'spot\'] not in the configured classes '
         f'[\'scratch\']' for i in range(3)]
+
+
+def test_a_second_check_decodes_only_the_images_that_changed(messy, tmp_path, monkeypatch):
+    cache = str(tmp_path / 'cache.json')
+    first = check_dataset(messy, cache_file=cache)
+    decoded = []
+    real = check_module.inspect_image
+    monkeypatch.setattr(check_module, 'inspect_image',
+                        lambda path: decoded.append(os.path.basename(path)) or real(path))
+    again = check_dataset(messy, cache_file=cache)
+    assert decoded == ['missing.png'], 'a missing file is looked for again, nothing decoded'
+    assert (again.skipped, again.sizes, again.kinds) == (first.skipped, first.sizes, first.kinds)
+    write_image(os.path.join(messy, 'images', 'corrupt.png'), _texture(32, 32, 11))
+    check = check_dataset(messy, cache_file=cache)
+    assert decoded[1:] == ['corrupt.png', 'missing.png']
+    assert [f for f, _ in check.skipped] == ['empty.png', 'missing.png']

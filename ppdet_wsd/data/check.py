@@ -19,6 +19,7 @@ The pipeline's dataset stage runs this same check (:func:`check_dataset`); the i
 skips are left out by every stage.
 """
 import difflib
+import json
 import os
 import re
 from collections import Counter
@@ -31,12 +32,14 @@ from .ground_truth import load_ground_truth
 from .image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
+from ..utils.atomic import write_json_atomic
 
 TINY_SIDE = 32      # px: a shorter side is enlarged many times to the model input
 HUGE_SIDE = 4096    # px: a longer side is decoded at full size (slow, memory hungry)
 SIMILAR_NAMES = 0.8  # difflib ratio from which two class names look like one misspelt
 RARE_SHARE = 0.2     # ... when the rarer one has at most this share of the other's images
 EXAMPLES = 5         # files named in a note
+CACHE_VERSION = 1    # bump when what an image check decides changes
 
 
 @dataclass
@@ -258,18 +261,41 @@ def _truth_notes(root, sizes):
     return notes
 
 
+def _stamp(path):
+    """``[size, mtime in ns]`` of a file, or None when it does not exist."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _read_cache(cache_file):
+    """``{file: entry}`` of an earlier check's image results (empty when there is none,
+    it cannot be read, or it is of another version)."""
+    try:
+        with open(cache_file, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, TypeError, ValueError):
+        return {}
+    return data.get('images', {}) if data.get('version') == CACHE_VERSION else {}
+
+
 def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv',
                   split_file='splits.csv', val_fraction=0.1, test_fraction=0.2, seed=0,
-                  progress=False):
+                  progress=False, cache_file=None):
     """Check the dataset at ``root`` without training (see the module docstring).
 
     Every listed image is decoded once, by the same functions that read images for
-    training. Splits are assigned as for training (:func:`~ppdet_wsd.data.labels.
+    training; with ``cache_file`` (JSON) an image whose size and modification time are
+    those of the last check is not decoded again (a re-run of 100 000 images costs a
+    ``stat`` each). Splits are assigned as for training (:func:`~ppdet_wsd.data.labels.
     assign_splits`), before images are skipped, so a skipped file moves no other image.
 
     Args:
         strict (bool): every skip and every unlisted image file is an error.
         progress (bool): show a progress bar while decoding.
+        cache_file (str | None): where the image results are kept between checks.
     Returns:
         DatasetCheck: never raises for the data's problems; call
         :meth:`DatasetCheck.raise_errors` to stop on them.
@@ -301,14 +327,27 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
     if check.layout == label_file and not os.path.isdir(check.image_root):
         check.errors.append(f'{check.image_root}: image folder not found')
         return check
+    seen = _read_cache(cache_file)
+    inspected = {}
     for im in tqdm(images, desc='checking images', disable=not progress, leave=False):
-        try:
-            check.sizes[im.file], kind = inspect_image(os.path.join(check.image_root, im.file))
-        except ImageReadError as err:
-            check.skipped.append((im.file, str(err).split(': ', 1)[-1]))
+        path = os.path.join(check.image_root, im.file)
+        stamp = _stamp(path)
+        entry = seen.get(im.file)
+        if entry is None or entry['stamp'] != stamp or stamp is None:
+            try:
+                size, kind = inspect_image(path)
+                entry = {'stamp': stamp, 'size': list(size), 'kind': kind}
+            except ImageReadError as err:
+                entry = {'stamp': stamp, 'problem': str(err).split(': ', 1)[-1]}
+        inspected[im.file] = entry
+        if 'problem' in entry:
+            check.skipped.append((im.file, entry['problem']))
             continue
-        check.kinds[kind] += 1
+        check.sizes[im.file] = tuple(entry['size'])
+        check.kinds[entry['kind']] += 1
         check.images.append(im)
+    if cache_file:
+        write_json_atomic(cache_file, {'version': CACHE_VERSION, 'images': inspected})
     if check.layout == label_file:
         check.unlisted = _unlisted_files(check.image_root, {im.file for im in images})
     if strict:

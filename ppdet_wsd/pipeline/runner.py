@@ -27,6 +27,7 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 LOCK = '.pipeline.lock'
 CHECK_FILE = 'dataset_check.txt'
 SKIPPED_FILE = 'skipped_images.txt'
+CHECK_CACHE = 'dataset_check_cache.json'  # images not changed since are not decoded again
 
 
 class PipelineError(RuntimeError):
@@ -83,7 +84,8 @@ def profile_dataset(spec):
             also unreadable, missing and unlisted images).
     """
     root, out = spec['dataset_dir'], spec['output_dir']
-    check = check_dataset(root, strict=spec['strict'], progress=True)
+    check = check_dataset(root, strict=spec['strict'], progress=True,
+                          cache_file=os.path.join(out, CHECK_CACHE))
     write_text_atomic(os.path.join(out, CHECK_FILE), check.summary() + '\n')
     write_text_atomic(os.path.join(out, SKIPPED_FILE),
                       ''.join(f'{line}\n' for line in check.skipped_lines()))
