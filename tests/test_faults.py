@@ -22,6 +22,7 @@ from ppdet_wsd.utils import atomic
 from ppdet_wsd.utils.atomic import atomic_dir, write_json_atomic, write_text_atomic
 
 CAM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
+DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')
 # tools/train.py with the CAM head's loss turned NaN at its 3rd call (epoch 1, step 0:
 # 19 training images in batches of 16 make 2 steps per epoch)
 NAN_AT_THIRD_STEP = '''import runpy, sys
@@ -148,3 +149,25 @@ def test_a_full_disk_while_caching_features_keeps_no_partial_entry(tmp_path, mon
     assert [f for _, _, files in os.walk(tmp_path / 'features') for f in files] == []
     assert store.get(image).image_hw == (16, 16), 'the next try computes and stores it'
     assert len([f for _, _, files in os.walk(tmp_path / 'features') for f in files]) == 1
+
+
+def test_a_full_disk_in_the_pipeline_ends_it_with_one_line(tiny_dataset, tmp_path):
+    probe = f'''import errno, runpy, sys
+sys.path.insert(0, {os.path.join(REPO_ROOT, 'tools')!r})
+import _bootstrap
+from ppdet_wsd.pipeline import runner
+def full(path, obj):
+    raise OSError(errno.ENOSPC, 'No space left on device', path)
+runner.write_json_atomic = full
+sys.argv = [{os.path.join(REPO_ROOT, 'tools', 'run_pipeline.py')!r}, '-c', {DEFAULT!r}, '-o',
+            'dataset_dir={tiny_dataset}', 'output_dir=out']
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+    result = subprocess.run([sys.executable, '-c', probe], cwd=str(tmp_path),
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f'error: No space left on device ({tmp_path / "out" / "dataset_profile.json"}): free '
+        f'some space and run the same command again (finished stages and partial work are '
+        f'kept, nothing half-written is read back)')
+    assert 'Traceback' not in result.stderr
