@@ -87,22 +87,29 @@ def test_the_report_has_every_number_and_a_page(finished_run):
     for key, value in CLASSIFIER_GOLDEN.items():
         assert report['classifier'][key] == pytest.approx(value, abs=1e-9), key
     assert report['pseudo_boxes']['boxes'] == 12 and report['pseudo_boxes']['images'] == 19
-    # the detector's numbers (stage 3 is being reworked, golden values follow): each is a
-    # number computed from the per-image outputs of the evaluation stage
+    # the verdict and the detector (stage 3 is being reworked, golden values follow): each
+    # number is checked against the per-image outputs of the evaluation stage it comes from
     test = json.load(open(os.path.join(out, 'evaluation', 'metrics.json')))
     assert test['num_images'] == 5 and test['boxes']['num_gt_boxes'] == 4
-    defective, scores = np.array(test['defective']), np.array(test['defect_scores'])
+    verdict = test['verdict']
+    assert report['verdict_source'] == verdict['source'] in ('detector', 'classifier', 'fusion')
+    defective = np.array(verdict['test']['defective'])
+    scores = np.array(verdict['test']['defect_scores'])
     assert defective.tolist() == [False, False, True, True, True]
     assert report['image_auroc'] == pytest.approx(roc_auc_score(defective, scores))
     assert report['image_ap'] == pytest.approx(average_precision_score(defective, scores))
-    rates = verdict_rates(defective, scores, report['operating_threshold'])
+    rates = verdict_rates(defective, scores, report['verdict_threshold'])
     assert (report['miss_rate'], report['overkill_rate']) == (rates['miss_rate'],
                                                               rates['overkill_rate'])
-    for key in ('det_map50', 'det_map50_95'):
+    detector = verdict_rates(test['defective'], test['defect_scores'],
+                             report['operating_threshold'])
+    assert report['detector']['at_operating_threshold'] == detector
+    assert report['detector']['image_auroc'] == pytest.approx(
+        roc_auc_score(test['defective'], test['defect_scores']))
+    for key in ('det_map50', 'det_map50_95', 'fit_map50'):
         assert isinstance(report[key], float) and 0.0 <= report[key] <= 1.0, key
     assert report['det_map50'] == test['boxes']['map50']
     assert report['few_boxes_used'] == 0
-    assert report['detector']['at_config_threshold']['threshold'] == 0.5
     assert report['threshold_source'] == 'val' and 0 < report['operating_threshold'] <= 1
     assert set(report['seconds_per_stage']) == {'classifier', 'classifier_eval', 'pseudo_boxes',
                                                 'detector', 'evaluation', 'export'}
