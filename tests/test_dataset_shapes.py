@@ -141,7 +141,8 @@ def test_no_good_images_multi_label(no_good):
         assert report[key] is None
         assert report[key + '_reason'] == 'no good images in the test split'
     test = no_good['test']
-    labels, scores = np.array(test['labels']), np.array(test['class_scores'])
+    labels = np.array(test['labels'])
+    scores = np.array(test['verdict']['test']['class_scores'])
     per_class = [roc_auc_score(labels[:, k], scores[:, k]) for k in range(labels.shape[1])
                  if 0 < labels[:, k].sum() < len(labels)]
     assert report['mean_class_auroc'] == pytest.approx(np.mean(per_class))

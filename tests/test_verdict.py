@@ -23,6 +23,8 @@ def test_the_source_that_separates_val_best_gives_the_verdict():
     assert verdict['threshold_source'] == 'val' and verdict['threshold_basis'] == 'images'
     assert verdict['test']['miss_rate'] == 0.5 and verdict['test']['overkill_rate'] == 0.0
     assert verdict['test']['image_auroc'] == 1.0
+    assert verdict['test']['defect_scores'] == pytest.approx([0.85, 0.2, 0.6])
+    assert verdict['test']['class_scores'][2] == pytest.approx([0.1, 0.6])
 
 
 def test_ties_go_to_the_detector_and_a_fixed_threshold_is_kept():

@@ -48,7 +48,7 @@ def choose_verdict(val_labels, val_sources, test_labels, test_sources, classes,
         ``threshold`` (float), ``threshold_source`` ('val' / 'fixed'), ``threshold_basis``
         ('images' / 'class pairs' / None), ``test`` (:func:`image_level_report` of the
         chosen scores at the threshold: AUROC, miss / over-kill rates, ...; per image
-        ``defective`` and ``defect_scores``).
+        ``defective``, ``defect_scores`` and ``class_scores``).
     """
     val_separation = {s: separation(val_labels, val_sources[s], classes)
                       for s in VERDICT_SOURCES}
@@ -62,6 +62,7 @@ def choose_verdict(val_labels, val_sources, test_labels, test_sources, classes,
         threshold_source = 'fixed'
     test = image_level_report(test_labels, test_sources[source], classes, threshold)
     test.update(defective=(np.asarray(test_labels) > 0.5).any(axis=1).tolist(),
-                defect_scores=test_sources[source].max(axis=1).astype(float).tolist())
+                defect_scores=test_sources[source].max(axis=1).astype(float).tolist(),
+                class_scores=test_sources[source].astype(float).tolist())
     return {'source': source, 'val_separation': val_separation, 'threshold': float(threshold),
             'threshold_source': threshold_source, 'threshold_basis': basis, 'test': test}
