@@ -19,6 +19,7 @@ from ..utils.atomic import write_json_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from ..evidence.geometry import choose_short_side
+from ..review.store import REVIEW_FILE, review_fingerprint
 from .adapt import image_sizes
 from .box_truth import dataset_box_mode
 
@@ -150,6 +151,9 @@ def stage_settings(spec, profile):
         'evaluation': spec['evaluation'],
         'export': spec['export'],
     }
+    review = review_fingerprint(os.path.join(spec['output_dir'], 'pseudo_boxes', REVIEW_FILE))
+    if review is not None:  # a person's decisions (tools/review.py) redo stages 3-6 only
+        own['pseudo_boxes']['review'] = review
     truth = truth_signature(spec)
     settings = {}
     for stage in STAGES:
