@@ -16,7 +16,8 @@ their pseudo boxes against the true boxes with the page's own decisions
 The review is then folded in exactly as the pipeline's pseudo-box stage does it (extent
 refitted on the reviewed images, decisions applied) and the pseudo boxes of ALL training
 images are measured against the truth (COCO mAP@0.5 with the pipeline's localisation
-metrics), plus those of the images nobody reviewed (the refit's effect alone).
+metrics), plus those of the images nobody reviewed before and after (the refit's effect
+alone).
 
 Seconds per check are estimated, not measured, with the keystroke-level model (Card,
 Moran & Newell): keystroke K 0.28 s, pointing P 1.1 s, button press or release B 0.1 s,
@@ -153,6 +154,7 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
         merged, summary = apply_review(to_coco(records, classes, image_root, {}), review)
         reviewed = {im['file'] for im in chosen}
         rest = [im.file for im in train if im.file not in reviewed]
+        measurable = any(im.labels for im in train if im.file not in reviewed)
         seconds = sum(SECONDS[a] * c for a, c in actions.items())
         result = {
             'per_class': n, 'images_reviewed': len(chosen), 'actions': actions,
@@ -161,7 +163,9 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
             'estimated_seconds_per_image': seconds / len(chosen) if chosen else None,
             'refit': refit, 'summary': summary,
             'all_train': _measure(merged, heat, truth, classes, [im.file for im in train]),
-            'unreviewed': _measure(merged, heat, truth, classes, rest) if rest else None,
+            'unreviewed': _measure(merged, heat, truth, classes, rest) if measurable else None,
+            'unreviewed_before': _measure(base, heat, truth, classes, rest)
+            if measurable else None,
             'seconds': time.time() - tic, 'fit_seconds': fit_seconds, 'dataset': dataset_dir,
             'train_images': len(train), 'classes': classes,
             'commit': git_commit(repo_dir), 'machine': machine_summary()}
@@ -194,8 +198,8 @@ def render_review_section(results, doc_path, key, title, repo_dir):
         '1.63 s per image viewed), not measured on people.',
         '',
         '| N per class | images reviewed | decisions (accept/reject/redraw/relabel/add/no defect) '
-        '| est. s per image | extent | pseudo mAP@0.5 all train | mAP@0.5 unreviewed train | ' +
-        ' | '.join(f'AP50 {c}' for c in classes) + ' |',
+        '| est. s per image | extent | pseudo mAP@0.5 all train | unreviewed train: before '
+        '-> after | ' + ' | '.join(f'AP50 {c}' for c in classes) + ' |',
         '|' + '---|' * (7 + len(classes))]
     for r in results:
         a = r['actions']
@@ -208,6 +212,7 @@ def render_review_section(results, doc_path, key, title, repo_dir):
             f'{a["reject"]}/{a["redraw"]}/{a["relabel"]}/{a["add"]}/{a["no_defect"]}) | '
             f'{_num(r["estimated_seconds_per_image"], 1)} | {extent} | '
             f'{_num(r["all_train"]["map50"])} | '
+            f'{_num(r["unreviewed_before"] and r["unreviewed_before"]["map50"])} -> '
             f'{_num(r["unreviewed"] and r["unreviewed"]["map50"])} | ' +
             ' | '.join(_num(per_class.get(c), 2) for c in classes) + ' |')
     write_section(doc_path, key, title, lines)
