@@ -156,3 +156,30 @@ def test_a_run_killed_mid_stage_resumes_without_ground_truth(tiny_dataset, tmp_p
     assert report['resumed_stages'] == ['detector']
     assert not [f for f in os.listdir(os.path.join(out, 'detector')) if f[0].isdigit()], \
         'epoch snapshots are removed once the stage is finished'
+
+
+def test_a_review_redoes_the_pseudo_boxes_and_downstream_only(finished_run):
+    """Runs after the tests above, with the settings of their last run (so only the review
+    changes): decisions made through the review server, then the same command again."""
+    from ppdet_wsd.review.server import create_app
+    workdir, config, _ = finished_run
+    out = os.path.join(workdir, 'out')
+    client = create_app(os.path.join(out, 'pseudo_boxes', 'pseudo_boxes.json'),
+                        json.load(open(os.path.join(out, 'dataset_profile.json')))['image_root']
+                        ).test_client()
+    queue = client.get('/api/state').get_json()['images']
+    assert client.post('/api/decision', json={'file': queue[0]['file'],
+                                              'action': 'accept_all'}).status_code == 200
+    assert client.post('/api/decision', json={'file': queue[1]['file'], 'action': 'no_defect',
+                                              'value': True}).status_code == 200
+    log = run_tool('run_pipeline.py', '-c', config, '-o', 'evaluation.threshold=0.5',
+                   'pseudo_boxes.opts.PatchEvidence.extent=0.4', cwd=workdir)
+    assert stage_states(log) == {'classifier': 'skip', 'classifier_eval': 'skip',
+                                 'pseudo_boxes': 'run', 'detector': 'run',
+                                 'evaluation': 'run', 'export': 'run'}
+    report = json.load(open(os.path.join(out, 'report.json')))
+    assert report['few_boxes_used'] == 2
+    assert (report['reviewed']['images_reviewed'], report['reviewed']['no_defect_images']) == \
+        (2, 1)
+    assert 'Reviewed pseudo boxes' in open(os.path.join(out, 'report.html')).read()
+    assert os.path.isfile(os.path.join(out, 'pseudo_boxes', 'review.json'))
