@@ -130,3 +130,29 @@ def test_sources_from_an_output_folder_or_by_hand(tmp_path):
                           ((None, pseudo, str(tmp_path / 'nope')), 'no such image folder')]:
         with pytest.raises(ValueError, match=message):
             resolve_sources(*args)
+
+
+class _Model:
+    settings = {'extent': 0.5}
+
+
+def test_the_extent_changes_only_when_clearly_better(monkeypatch):
+    from types import SimpleNamespace
+    from ppdet_wsd.review import refit
+    truth_box = [0, 0, 10, 10]
+    widths = {}  # extent -> predicted box width: IoU with the true box = width / 10
+
+    def fake_results(model, store, images, image_root, desc):
+        width = widths[model.settings['extent']]
+        return [{'boxes': [{'class': 'a', 'box': [0, 0, width, 10]}]} for _ in images]
+    monkeypatch.setattr(refit, 'evidence_results', fake_results)
+    images = [SimpleNamespace(file='x.png')]
+    truth = [(0, 'a', truth_box)]
+    widths.update({0.3: 4, 0.4: 6, 0.5: 6, 0.6: 8, 0.7: 2, 0.8: 1})
+    model = _Model()
+    extent, scores = refit.choose_extent(model, None, images, '', truth)
+    # F1 at IoU 0.3 / 0.5 / 0.7: width 6 -> 1, 1, 0; width 8 -> 1, 1, 1
+    assert extent == 0.6 and scores[0.5] == pytest.approx(2 / 3) and scores[0.6] == 1.0
+    assert model.settings['extent'] == 0.5, 'the model keeps its setting'
+    widths.update({0.6: 6})
+    assert refit.choose_extent(model, None, images, '', truth)[0] == 0.5, 'a tie keeps it'

@@ -25,6 +25,9 @@ def test_the_simulated_reviewer_accepts_redraws_relabels_rejects_and_adds():
         {'file': 'x.png', 'action': 'add', 'xyxy': [0.0, 40.0, 8.0, 48.0], 'class': 'a'}]
     assert simulate_reviewer(image, _truth([], [])) == \
         [{'file': 'x.png', 'action': 'no_defect', 'value': True}]
+    agnostic = simulate_reviewer(dict(image, labels=['a']), truth, agnostic=True)
+    assert [d['action'] for d in agnostic] == ['accept', 'redraw', 'reject', 'add']
+    assert agnostic[-1]['class'] == 'a'
 
 
 def test_first_per_class_and_the_keystroke_estimates():

@@ -20,12 +20,16 @@ def main():
                         help='features and results (default output/benchmarks/review/<name>)')
     parser.add_argument('--per_class', nargs='+', type=int, default=[0, 5, 20],
                         help='reviewed images per class, one row each')
+    parser.add_argument('--pipeline_config', default=None,
+                        help='also train and measure the detector of this pipeline config '
+                             'on each reviewed set of pseudo boxes (slow: one pipeline run '
+                             'from the pseudo boxes on per row)')
     parser.add_argument('--doc', default=os.path.join(REPO, 'docs', 'benchmarks.md'))
     flags = parser.parse_args()
     name = os.path.basename(os.path.normpath(flags.dataset_dir))
     output_dir = flags.output_dir or os.path.join('output', 'benchmarks', 'review', name)
     results = benchmark_review(flags.dataset_dir, output_dir, PatchEvidence(), flags.per_class,
-                               REPO)
+                               REPO, flags.pipeline_config)
     render_review_section(results, flags.doc, f'review:{name}',
                           f'Pseudo-box review, simulated reviewer: {name}', REPO)
 

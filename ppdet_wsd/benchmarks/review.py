@@ -33,16 +33,18 @@ import numpy as np
 from ..data.ground_truth import load_ground_truth
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.run import evidence_results
-from ..metrics.box_mode import CLASS_AWARE
+from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
 from ..metrics.localization import box_iou
 from ..metrics.pseudo_box_report import localization_metrics
+from ..pipeline.box_truth import dataset_box_mode
 from ..pipeline.evidence_stages import fit_model, load_dataset
 from ..review.apply import apply_review
 from ..review.decisions import apply_decision
 from ..review.order import review_order
 from ..review.pseudo_file import coco_to_images
 from ..review.refit import refit_extent
-from ..review.store import empty_review
+from ..review.store import REVIEW_FILE, empty_review
+from ..utils.atomic import write_json_atomic
 from ..visualization.heatmap import normalise_map
 from .report import git_commit, machine_summary, provenance, write_section
 
@@ -54,12 +56,16 @@ SECONDS = {  # keystroke-level estimates of one decision, and of moving to the n
 MATCH_IOU, REDRAW_IOU = 0.5, 0.1
 
 
-def simulate_reviewer(image, truth):
+def simulate_reviewer(image, truth, agnostic=False):
     """The decisions a reviewer who knows the true boxes makes on one image (module doc).
 
     Args:
-        image (dict): ``{'file', 'width', 'height', 'boxes' [{'class', 'box', 'score'}]}``.
+        image (dict): ``{'file', 'width', 'height', 'labels', 'boxes' [{'class', 'box',
+            'score'}]}``.
         truth (GroundTruthImage): its true boxes.
+        agnostic (bool): the true boxes name other categories than the classes
+            (class-agnostic evaluation mode): classes are never changed, an added box
+            gets the image's first label.
     Returns:
         list[dict]: decisions in the page's format (``file`` set).
     """
@@ -79,13 +85,13 @@ def simulate_reviewer(image, truth):
         if overlaps[best] < MATCH_IOU:
             decisions.append({'file': file, 'action': 'redraw', 'box': f'p{k}',
                               'xyxy': [float(v) for v in truth.boxes[t]]})
-        if truth.labels[t] != box['class']:
+        if not agnostic and truth.labels[t] != box['class']:
             decisions.append({'file': file, 'action': 'relabel', 'box': f'p{k}',
                               'class': truth.labels[t]})
         elif overlaps[best] >= MATCH_IOU:
             decisions.append({'file': file, 'action': 'accept', 'box': f'p{k}'})
     decisions += [{'file': file, 'action': 'add', 'xyxy': [float(v) for v in truth.boxes[t]],
-                   'class': truth.labels[t]} for t in free]
+                   'class': image['labels'][0] if agnostic else truth.labels[t]} for t in free]
     return decisions
 
 
@@ -113,25 +119,54 @@ def _boxes(model, store, train, image_root):
     return records, heat
 
 
-def _measure(coco, heat, truth, classes, files):
+def _measure(coco, heat, truth, classes, files, box_mode):
     """Localisation numbers of a COCO pseudo-box dict on the images ``files``."""
     _, images = coco_to_images(coco)
     index = {im['file']: k for k, im in enumerate(images)}
     keep = [index[f] for f in files]
     run = {'files': files, 'labels': [tuple(images[k]['labels']) for k in keep],
            'heat': [heat[k] for k in keep], 'boxes': [images[k]['boxes'] for k in keep]}
-    return localization_metrics(run, truth, classes, True, None, CLASS_AWARE)
+    return localization_metrics(run, truth, classes, True, None, box_mode)
 
 
-def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_dir):
+def detector_map(pipeline_config, dataset_dir, output_dir, review):
+    """Run the whole pipeline (``pipeline_config``) on ``dataset_dir`` into ``output_dir``
+    with ``review`` as its review file (none when it is empty); returns its report. Runs
+    for several reviews share the output folder, so only the review-dependent stages
+    (pseudo boxes onwards) are redone."""
+    from ..pipeline.runner import run_pipeline
+    from ..pipeline.spec import load_pipeline_config
+    spec = load_pipeline_config(pipeline_config, {'dataset_dir': dataset_dir,
+                                                  'output_dir': output_dir})
+    path = os.path.join(output_dir, 'pseudo_boxes', REVIEW_FILE)
+    if review['images']:
+        write_json_atomic(path, review)
+    elif os.path.isfile(path):
+        os.remove(path)
+    return run_pipeline(spec)
+
+
+def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_dir,
+                     pipeline_config=None):
     """Fit stage 1 once (train + val, as the pipeline), then for each N in
-    ``per_class_counts``: simulate the review of N images per class, fold it in, measure.
-    Returns a list of result dicts, one per N (also written to ``output_dir/results``)."""
+    ``per_class_counts``: simulate the review of N images per class, fold it in, measure;
+    with ``pipeline_config`` also the detector trained by that pipeline on the reviewed
+    pseudo boxes (``det_map50``, test split; :func:`detector_map`).
+    Returns a list of result dicts, one per N (also written to ``output_dir/results``).
+
+    Raises:
+        ValueError: the dataset has no box ground truth to simulate the reviewer from.
+    """
     tic = time.time()
     model, store = fit_model(dataset_dir, output_dir, settings)
     fit_seconds = time.time() - tic
     images, image_root, classes = load_dataset(dataset_dir)
     train = [im for im in images if im.split == 'train']
+    box_mode = dataset_box_mode(dataset_dir, classes, [im.file for im in train])
+    if box_mode['mode'] == NO_BOXES:
+        raise ValueError(f'{dataset_dir}: no box ground truth to simulate a reviewer from '
+                         f'({box_mode["reason"]})')
+    agnostic = box_mode['mode'] == CLASS_AGNOSTIC
     truth = load_ground_truth(dataset_dir, [im.file for im in train])
     base_records, heat = _boxes(model, store, train, image_root)
     base = to_coco(base_records, classes, image_root, {})
@@ -144,7 +179,7 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
         review, actions = empty_review(), {a: 0 for a in SECONDS}
         for image in chosen:
             actions['next_image'] += 1
-            for decision in simulate_reviewer(image, truth[image['file']]):
+            for decision in simulate_reviewer(image, truth[image['file']], agnostic):
                 actions[decision['action']] += 1
                 apply_decision(review, image, decision, classes)
         variant = copy.copy(model)
@@ -162,13 +197,21 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
             'estimated_seconds': seconds,
             'estimated_seconds_per_image': seconds / len(chosen) if chosen else None,
             'refit': refit, 'summary': summary,
-            'all_train': _measure(merged, heat, truth, classes, [im.file for im in train]),
-            'unreviewed': _measure(merged, heat, truth, classes, rest) if measurable else None,
-            'unreviewed_before': _measure(base, heat, truth, classes, rest)
+            'all_train': _measure(merged, heat, truth, classes, [im.file for im in train],
+                                  box_mode['mode']),
+            'unreviewed': _measure(merged, heat, truth, classes, rest, box_mode['mode'])
             if measurable else None,
+            'unreviewed_before': _measure(base, heat, truth, classes, rest, box_mode['mode'])
+            if measurable else None,
+            'box_mode': box_mode['mode'],
             'seconds': time.time() - tic, 'fit_seconds': fit_seconds, 'dataset': dataset_dir,
             'train_images': len(train), 'classes': classes,
             'commit': git_commit(repo_dir), 'machine': machine_summary()}
+        if pipeline_config:
+            report = detector_map(pipeline_config, dataset_dir,
+                                  os.path.join(output_dir, 'pipeline'), review)
+            result.update(det_map50=report['det_map50'], det_few_boxes_used=report[
+                'few_boxes_used'], det_reviewed=report['reviewed'])
         os.makedirs(os.path.join(output_dir, 'results'), exist_ok=True)
         with open(os.path.join(output_dir, 'results', f'review_{n}.json'), 'w') as f:
             json.dump(result, f, indent=1, default=float)
@@ -184,9 +227,11 @@ def render_review_section(results, doc_path, key, title, repo_dir):
     """Write the table of :func:`benchmark_review` results into ``doc_path``."""
     first = results[0]
     classes = first['classes']
+    detector = int('det_map50' in first)
     lines = provenance(repo_dir) + [
-        f'- dataset: `{first["dataset"]}`, train split ({first["train_images"]} images); '
-        f'stage 1 fitted once ({first["fit_seconds"]:.0f} s)',
+        f'- dataset: `{first["dataset"]}`, train split ({first["train_images"]} images), box '
+        f'evaluation mode {first["box_mode"]}; stage 1 fitted once ({first["fit_seconds"]:.0f} '
+        f's, incl. extracting the features not yet cached in the output folder)',
         '- **the reviewer is simulated from the ground truth** (not a person): it takes the '
         'first N images per class in the page\'s review order and accepts pseudo boxes with '
         'IoU >= 0.5 to a true box, redraws those with IoU in [0.1, 0.5), rejects the rest, '
@@ -199,8 +244,9 @@ def render_review_section(results, doc_path, key, title, repo_dir):
         '',
         '| N per class | images reviewed | decisions (accept/reject/redraw/relabel/add/no defect) '
         '| est. s per image | extent | pseudo mAP@0.5 all train | unreviewed train: before '
-        '-> after | ' + ' | '.join(f'AP50 {c}' for c in classes) + ' |',
-        '|' + '---|' * (7 + len(classes))]
+        '-> after | ' + ' | '.join(f'AP50 {c}' for c in classes) + ' |' +
+        (' detector mAP@0.5 (test) |' if detector else ''),
+        '|' + '---|' * (7 + len(classes) + detector)]
     for r in results:
         a = r['actions']
         extent = '-' if not r['refit'] else (
@@ -214,5 +260,6 @@ def render_review_section(results, doc_path, key, title, repo_dir):
             f'{_num(r["all_train"]["map50"])} | '
             f'{_num(r["unreviewed_before"] and r["unreviewed_before"]["map50"])} -> '
             f'{_num(r["unreviewed"] and r["unreviewed"]["map50"])} | ' +
-            ' | '.join(_num(per_class.get(c), 2) for c in classes) + ' |')
+            ' | '.join(_num(per_class.get(c), 2) for c in classes) + ' |' +
+            (f' {_num(r["det_map50"])} |' if detector else ''))
     write_section(doc_path, key, title, lines)
