@@ -156,3 +156,13 @@ def test_the_extent_changes_only_when_clearly_better(monkeypatch):
     assert model.settings['extent'] == 0.5, 'the model keeps its setting'
     widths.update({0.6: 6})
     assert refit.choose_extent(model, None, images, '', truth)[0] == 0.5, 'a tie keeps it'
+
+
+def test_a_broken_review_file_stops_the_plan_naming_it(tiny_dataset, tmp_path):
+    from ppdet_wsd.pipeline.runner import PipelineError
+    spec = load_pipeline_config(os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml'),
+                                {'dataset_dir': tiny_dataset, 'output_dir': str(tmp_path)})
+    os.makedirs(tmp_path / 'pseudo_boxes')
+    (tmp_path / 'pseudo_boxes' / 'review.json').write_text('{"format": "other"}')
+    with pytest.raises(PipelineError, match='stage "pseudo_boxes": .*review.json: not a'):
+        plan_fingerprints(spec, profile_dataset(spec))

@@ -19,7 +19,7 @@ from ..utils.atomic import write_json_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from ..evidence.geometry import choose_short_side
-from ..review.store import REVIEW_FILE, review_fingerprint
+from ..review.store import REVIEW_FILE, ReviewFileError, review_fingerprint
 from .adapt import image_sizes
 from .box_truth import dataset_box_mode
 
@@ -151,7 +151,10 @@ def stage_settings(spec, profile):
         'evaluation': spec['evaluation'],
         'export': spec['export'],
     }
-    review = review_fingerprint(os.path.join(spec['output_dir'], 'pseudo_boxes', REVIEW_FILE))
+    try:
+        review = review_fingerprint(os.path.join(spec['output_dir'], 'pseudo_boxes', REVIEW_FILE))
+    except ReviewFileError as e:
+        raise PipelineError(f'stage "pseudo_boxes": {e}') from e
     if review is not None:  # a person's decisions (tools/review.py) redo stages 3-6 only
         own['pseudo_boxes']['review'] = review
     truth = truth_signature(spec)
