@@ -159,8 +159,8 @@ def test_a_run_killed_mid_stage_resumes_without_ground_truth(tiny_dataset, tmp_p
 
 
 def test_a_review_redoes_the_pseudo_boxes_and_downstream_only(finished_run):
-    """Runs after the tests above, with the settings of their last run (so only the review
-    changes): decisions made through the review server, then the same command again."""
+    """Decisions made through the review server, then the fixture's command again (the
+    tests above leave stages 1-3 finished with its settings, so only the review changes)."""
     from ppdet_wsd.review.server import create_app
     workdir, config, _ = finished_run
     out = os.path.join(workdir, 'out')
@@ -172,8 +172,7 @@ def test_a_review_redoes_the_pseudo_boxes_and_downstream_only(finished_run):
                                               'action': 'accept_all'}).status_code == 200
     assert client.post('/api/decision', json={'file': queue[1]['file'], 'action': 'no_defect',
                                               'value': True}).status_code == 200
-    log = run_tool('run_pipeline.py', '-c', config, '-o', 'evaluation.threshold=0.5',
-                   'pseudo_boxes.opts.PatchEvidence.extent=0.4', cwd=workdir)
+    log = run_tool('run_pipeline.py', '-c', config, cwd=workdir)
     assert stage_states(log) == {'classifier': 'skip', 'classifier_eval': 'skip',
                                  'pseudo_boxes': 'run', 'detector': 'run',
                                  'evaluation': 'run', 'export': 'run'}
