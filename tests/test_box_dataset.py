@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from ppdet_wsd.data.box_dataset import BoxLabelDataSet
+from ppdet_wsd.data.box_dataset import BoxLabelDataSet, boxes_as_truth
 from ppdet_wsd.data.labels import DatasetError
 
 
@@ -86,3 +86,32 @@ def test_a_missing_boxes_file_is_a_clear_error(tiny_dataset, tmp_path):
         _dataset(tiny_dataset, str(tmp_path / 'nope.json'))
     with pytest.raises(DatasetError, match='needs boxes_file'):
         _dataset(tiny_dataset, None)
+
+
+def test_an_epoch_is_every_defective_image_plus_a_fresh_draw_of_good_ones(tiny_dataset):
+    dataset = _dataset(tiny_dataset, f'{tiny_dataset}/annotations.json', good_per_defective=0.5)
+    good = {i for i, r in enumerate(dataset.roidbs) if not r['img_label'].any()}
+    defective = set(range(len(dataset.roidbs))) - good
+    draws = []
+    for epoch in range(3):
+        dataset.set_epoch(epoch)
+        order = dataset.epoch_order.tolist()
+        assert len(dataset) == len(order) == len(defective) + int(np.ceil(0.5 * len(defective)))
+        assert defective <= set(order) and len(set(order)) == len(order)
+        draws.append(set(order) & good)
+    assert draws[0] != draws[1] or draws[1] != draws[2], 'a new draw each epoch'
+    dataset.set_epoch(1)
+    assert set(dataset.epoch_order.tolist()) & good == draws[1], 'seeded by epoch'
+    dataset.good_per_defective = None
+    assert dataset.epoch_indices(0).tolist() == list(range(len(dataset.roidbs)))
+
+
+def test_training_boxes_can_be_the_truth_a_detector_is_measured_against(tmp_path):
+    coco = _coco(['a.png', 'b.png'], [{'image_id': 1, 'category_id': 2, 'bbox': [1, 2, 3, 4],
+                                       'score': 0.4}], categories=('crack', 'scratch'))
+    truth = boxes_as_truth(_write(tmp_path / 'p.json', coco), ['crack', 'scratch'],
+                           ['a.png', 'b.png', 'c.png'], [(10, 20), (30, 40), (5, 6)])
+    assert truth['a.png'].boxes.tolist() == [[1, 2, 4, 6]] and truth['a.png'].labels == ('scratch',)
+    assert (truth['a.png'].height, truth['a.png'].width) == (10, 20)
+    assert truth['b.png'].boxes.shape == (0, 4) and truth['c.png'].labels == ()
+    assert truth['c.png'].loc_gt and truth['c.png'].mask_path is None

@@ -89,13 +89,22 @@ def folders(tmp_path_factory):
 def check_verdicts(result):
     """The report's verdict numbers are those of the per-image scores of the test split."""
     report, test = result['report'], result['test']
-    defective = np.array(test['defective'])
-    judged = np.array(test['defect_scores']) >= report['operating_threshold']
+    verdict = test['verdict']
+    assert report['verdict_source'] == verdict['source'] in ('detector', 'classifier', 'fusion')
+    assert verdict['val_separation'][verdict['source']] == \
+        max(v for v in verdict['val_separation'].values() if v is not None)
+    defective, scores = np.array(test['defective']), np.array(verdict['test']['defect_scores'])
+    assert verdict['test']['defective'] == test['defective']
+    judged = scores >= report['verdict_threshold']
     assert report['miss_rate'] == pytest.approx(np.mean(~judged[defective]))
+    detector = np.array(test['defect_scores']) >= report['operating_threshold']
+    assert report['detector']['at_operating_threshold']['miss_rate'] == \
+        pytest.approx(np.mean(~detector[defective]))
     if (~defective).any():
         assert report['overkill_rate'] == pytest.approx(np.mean(judged[~defective]))
-        assert report['image_auroc'] == pytest.approx(roc_auc_score(defective,
-                                                                    test['defect_scores']))
+        assert report['image_auroc'] == pytest.approx(roc_auc_score(defective, scores))
+    assert isinstance(report['fit_map50'], float), 'the fit check needs no true box'
+    assert report['fit_map50'] == test['fit_to_targets']['det_map50']
     assert os.path.isfile(os.path.join(result['out'], 'classifier', 'evidence',
                                        'evidence_model.json'))
     assert os.path.isfile(os.path.join(report['exported_model'], 'infer_cfg.yml'))

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from ppdet_wsd.evidence.geometry import choose_short_side
+from ppdet_wsd.evidence.geometry import choose_canvas, choose_short_side
 from ppdet_wsd.pipeline import records
-from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_size
+from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_canvas
 from ppdet_wsd.pipeline.runner import (STAGES, PipelineError, plan_fingerprints,
                                        profile_dataset, stages_to_run)
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config, parse_overrides
@@ -62,13 +62,22 @@ def test_input_size_follows_the_images():
     assert choose_short_side(np.array([[40, 40]]), 96, 256) == 96
 
 
-def test_set_input_size_rewrites_every_reader():
-    cfg = {r: {'sample_transforms': [{'DecodeImage': {}}, {'Resize': {'target_size': [256, 256]}}]}
+def test_the_canvas_keeps_the_images_aspect():
+    portrait = np.array([[323, 271], [330, 280], [300, 250]])
+    assert choose_canvas(portrait, 320) == [384, 320], '320 * 1.19 rounded to 32'
+    assert choose_canvas(np.array([[500, 1250]]), 448) == [448, 1024], 'long side capped'
+    assert choose_canvas(np.array([[64, 64]]), 64) == [64, 64]
+
+
+def test_set_input_canvas_rewrites_every_reader():
+    cfg = {r: {'sample_transforms': [{'DecodeImage': {}},
+                                     {'LetterboxResize': {'canvas': [320, 320]}}]}
            for r in ('TrainReader', 'EvalReader', 'TestReader')}
-    cfg['TestReader']['inputs_def'] = {'image_shape': [3, 256, 256]}
-    set_input_size(cfg, 128)
-    assert all(cfg[r]['sample_transforms'][1]['Resize']['target_size'] == [128, 128] for r in cfg)
-    assert cfg['TestReader']['inputs_def']['image_shape'] == [3, 128, 128]
+    cfg['TestReader']['inputs_def'] = {'image_shape': [3, 320, 320]}
+    set_input_canvas(cfg, [128, 96])
+    assert all(cfg[r]['sample_transforms'][1]['LetterboxResize']['canvas'] == [128, 96]
+               for r in cfg)
+    assert cfg['TestReader']['inputs_def']['image_shape'] == [3, 128, 96]
 
 
 def test_anchor_prior_follows_the_pseudo_boxes():

@@ -21,7 +21,7 @@ def setup(tiny_dataset, tmp_path):
     dataset = ImageLabelDataSet(dataset_dir=tiny_dataset, split=None)
     dataset.parse_dataset()
     cfg = AttrDict(EvalReader={'sample_transforms': READER, 'batch_size': 4},
-                   weights='w', score_threshold=0.5)
+                   weights='w')
     model = tiny_classifier(num_classes=3)
     model.eval()
     # a generator that boxes whatever is above 10% of each map: some boxes for every label

@@ -25,7 +25,7 @@ def benchmark_detector(cfg, label, role, results_dir, repo_dir, train_first=True
     Steps: train ``cfg`` (no validation, fixed schedule; skipped with ``train_first=False``,
     which reuses the run's ``train_summary.json``); choose an operating threshold on the
     **val** split's image labels (Youden's J; no box is read); evaluate ``model_final`` on
-    ``test`` against ``annotations.json`` (verdicts at the fixed ``score_threshold`` and at
+    ``test`` against ``annotations.json`` (verdicts at the fixed ``verdict_threshold`` and at
     the val threshold); export it and time the export on ``speed_images`` test images.
     """
     if role not in ROLES:

@@ -5,10 +5,10 @@ import os
 from ..pipeline.runner import run_pipeline
 from .report import write_section
 
-KEYS = ('image_auroc', 'image_ap', 'miss_rate', 'overkill_rate', 'operating_threshold',
-        'cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95',
-        'det_map50_agnostic', 'good_images_boxed', 'few_boxes_used', 'images_per_second_infer',
-        'model_size_mb')
+KEYS = ('verdict_source', 'image_auroc', 'image_ap', 'miss_rate', 'overkill_rate',
+        'verdict_threshold', 'cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50',
+        'det_map50_95', 'det_map50_agnostic', 'fit_map50', 'good_images_boxed',
+        'few_boxes_used', 'images_per_second_infer', 'model_size_mb')
 
 
 def _fmt(value):
@@ -26,13 +26,17 @@ def pipeline_section(report, name):
              f'- machine: {report["machine"]}', f'- date: {report["date"]}',
              f'- data: `{data["dataset_dir"]}`: {data["images"]["train"]} train / '
              f'{data["images"]["val"]} val / {data["images"]["test"]} test images, classes '
-             f'{data["classes"]}; input {data["input_size"]} px ({data["input_size_source"]})',
+             f'{data["classes"]}; detector input {data["input_canvas"][1]}x{data["input_canvas"][0]} '
+             f'px, aspect kept (short side {data["input_size_source"]})',
              f'- wall time: **{total / 60:.1f} min** for the six stages ('
              + ', '.join(f'{k} {v:.0f} s' for k, v in seconds.items() if v is not None) + ')'
              + (f'; resumed stages (time of the finishing attempt only): '
                 f'{report["resumed_stages"]}' if report['resumed_stages'] else ''),
-             f'- operating threshold {_fmt(report["operating_threshold"])} chosen on: '
-             f'{report["threshold_source"]}; every number below is on the test split, measured '
+             f'- image verdict from the {report["verdict_source"]} (val AUROC '
+             f'{report["verdict_val_auroc"]}), threshold {_fmt(report["verdict_threshold"])} '
+             f'chosen on: {report["threshold_source"]}; the detector\'s own operating threshold '
+             f'{_fmt(report["operating_threshold"])}; every number below is on the test split '
+             f'(fit_map50: train split against the pseudo boxes), measured '
              f'once; no ground-truth box was read for training or for any threshold '
              f'(few_boxes_used = {report["few_boxes_used"]})',
              '', '| ' + ' | '.join(KEYS) + ' |', '|' + '---|' * len(KEYS),

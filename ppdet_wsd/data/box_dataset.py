@@ -13,6 +13,7 @@ from ppdet.utils.logger import setup_logger
 
 from ..registry import register_data_source
 from ..review.apply import excluded_images
+from .ground_truth import GroundTruthImage
 from .image_label_dataset import ImageLabelDataSet
 from .labels import DatasetError, file_key
 
@@ -65,6 +66,31 @@ def read_coco_boxes(path, classes):
     return out
 
 
+def boxes_as_truth(path, classes, files, sizes):
+    """The boxes of a COCO file (e.g. the detector's own training targets,
+    ``pseudo_boxes.json``) in the form the box metrics take as ground truth, so a
+    detector can be measured against what it was trained on.
+
+    Args:
+        path (str): COCO json read by :func:`read_coco_boxes`.
+        classes (list[str]): class names in model output order.
+        files (list[str]): ``file_name`` of the evaluated images; one without an entry
+            in ``path`` counts as an image without boxes.
+        sizes (list[tuple[int, int]]): ``(height, width)`` of each of ``files``.
+    Returns:
+        dict[str, GroundTruthImage]: ``file -> record`` (no masks).
+    """
+    boxes = read_coco_boxes(path, classes)
+    empty = (np.zeros((0, 4), np.float32), np.zeros((0, 1), np.int32), None)
+    truth = {}
+    for file, (height, width) in zip(files, sizes):
+        bbox, cls, _ = boxes.get(file, empty)
+        truth[file] = GroundTruthImage(file=file, boxes=bbox, height=int(height),
+                                       width=int(width),
+                                       labels=tuple(classes[c] for c in cls[:, 0]))
+    return truth
+
+
 @register_data_source
 class BoxLabelDataSet(ImageLabelDataSet):
     """:class:`ImageLabelDataSet` records plus the boxes of ``boxes_file``::
@@ -86,14 +112,48 @@ class BoxLabelDataSet(ImageLabelDataSet):
         drop_unboxed_defective (bool): leave out defective images without any box
             (right for true boxes, where such an image has no usable box truth;
             with pseudo boxes keep them: their image label still trains the MIL head).
+        good_per_defective (float | None): an epoch is every defective image plus this
+            many good images per defective one (a fresh seeded draw each epoch, see
+            :meth:`set_epoch`); ``None`` takes every image every epoch. A line's good
+            images far outnumber its defective ones; the draw keeps each epoch's time
+            on the images that carry boxes while every good image is still seen.
         other args: as :class:`ImageLabelDataSet`.
     """
 
-    def __init__(self, boxes_file=None, min_score=0.0, drop_unboxed_defective=False, **kwargs):
+    def __init__(self, boxes_file=None, min_score=0.0, drop_unboxed_defective=False,
+                 good_per_defective=None, **kwargs):
         super().__init__(**kwargs)
         self.boxes_file = boxes_file
         self.min_score = min_score
         self.drop_unboxed_defective = drop_unboxed_defective
+        self.good_per_defective = good_per_defective
+        self.epoch_order = None
+
+    def epoch_indices(self, epoch):
+        """Indices into ``roidbs`` of the images of ``epoch`` (see ``good_per_defective``):
+        every defective image, then the epoch's draw of good images; a constant count."""
+        indices = np.arange(len(self.roidbs))
+        if self.good_per_defective is None:
+            return indices
+        good = np.array([not r['img_label'].any() for r in self.roidbs], bool)
+        count = min(int(good.sum()),
+                    int(np.ceil(self.good_per_defective * max(1, (~good).sum()))))
+        draw = np.random.default_rng([self.seed, epoch]).choice(indices[good], count,
+                                                                 replace=False)
+        return np.concatenate([indices[~good], np.sort(draw)])
+
+    def set_epoch(self, epoch_id):
+        super().set_epoch(epoch_id)
+        self.epoch_order = self.epoch_indices(epoch_id)
+
+    def __len__(self):
+        if self.epoch_order is None:
+            self.epoch_order = self.epoch_indices(0)
+        return len(self.epoch_order)
+
+    def __getitem__(self, idx):
+        len(self)  # the first epoch's draw, when set_epoch was not called
+        return super().__getitem__(int(self.epoch_order[idx]))
 
     def boxes_path(self):
         """The boxes file (a path like ``dataset_dir``: absolute or from the working folder)."""

@@ -1,4 +1,5 @@
 """Reader operators that ppdet's ``sample_transforms`` can name."""
+import cv2
 import numpy as np
 from ppdet.data.transform.operators import BaseOperator
 
@@ -22,4 +23,46 @@ class DecodeImage(BaseOperator):
         sample['h'], sample['w'] = image.shape[:2]
         sample['im_shape'] = np.array(image.shape[:2], dtype=np.float32)
         sample['scale_factor'] = np.ones(2, dtype=np.float32)
+        return sample
+
+
+@register_transform
+class LetterboxResize(BaseOperator):
+    """Resize an image to fit a fixed canvas with its aspect ratio kept, then pad the
+    bottom and right edges to the canvas (a batch of any image sizes stacks, and an
+    exported model has one input shape).
+
+    Sets ``image`` float32 ``[H, W, 3]`` (the canvas), ``im_shape`` float32 ``[2]`` (the
+    resized image's height and width inside the canvas) and ``scale_factor`` float32
+    ``[2]`` (the one scale, twice: boxes / scale_factor are original pixels); scales
+    ``gt_bbox`` (xyxy) when present.
+
+    Args:
+        canvas (list[int]): ``[H, W]`` in pixels.
+        interp (int): OpenCV interpolation (1: bilinear).
+        fill (float): value of the padding, in image units (127.5: mid-grey, zero after
+            the EfficientNet-Lite normalisation).
+    """
+
+    def __init__(self, canvas, interp=1, fill=127.5):
+        super().__init__()
+        self.canvas = [int(canvas[0]), int(canvas[1])]
+        self.interp = interp
+        self.fill = fill
+
+    def apply(self, sample, context=None):
+        image = sample['image']
+        height, width = image.shape[:2]
+        scale = min(self.canvas[0] / height, self.canvas[1] / width)
+        new_h = min(self.canvas[0], max(1, int(round(height * scale))))
+        new_w = min(self.canvas[1], max(1, int(round(width * scale))))
+        resized = cv2.resize(image, (new_w, new_h), interpolation=self.interp)
+        out = np.full((self.canvas[0], self.canvas[1], image.shape[2]), self.fill, np.float32)
+        out[:new_h, :new_w] = resized
+        sample['image'] = out
+        sample['im_shape'] = np.array([new_h, new_w], dtype=np.float32)
+        sample['scale_factor'] = np.array([scale, scale], dtype=np.float32)
+        if 'gt_bbox' in sample and len(sample['gt_bbox']):
+            sample['gt_bbox'] = (np.asarray(sample['gt_bbox'], np.float32) * scale).clip(
+                0, [new_w, new_h, new_w, new_h]).astype(np.float32)
         return sample

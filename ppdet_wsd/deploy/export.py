@@ -66,7 +66,8 @@ def export_model(model, cfg, classes, output_dir, detector=False):
     with atomic_dir(target) as tmp:
         paddle.jit.save(static, os.path.join(tmp, 'model'))
         infer_cfg = {'arch': cfg.architecture, 'classes': list(classes),
-                     'image_shape': shape, 'score_threshold': cfg.get('score_threshold', 0.5),
+                     'image_shape': shape,
+                     'operating_threshold': cfg.get('verdict_threshold', 0.5),
                      'Preprocess': preprocess_ops(cfg), 'outputs': outputs}
         with open(os.path.join(tmp, INFER_CFG), 'w') as f:
             yaml.safe_dump(infer_cfg, f, sort_keys=False)

@@ -11,6 +11,7 @@ from ppdet.utils.logger import setup_logger
 from ..cam import build_cam
 from ..deploy.export import export_model
 from ..metrics import operating_threshold
+from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
 from ..utils.atomic import write_json_atomic
@@ -121,6 +122,23 @@ def val_threshold_and_test(cfg):
     return val, threshold, basis, evaluate_split(cfg, 'test', box_metrics=True)
 
 
+def fit_to_targets(cfg):
+    """How well ``cfg.weights`` reproduces its own training boxes: :func:`evaluate` on
+    the **train** split with ``TrainDataset.boxes_file`` (e.g. the pseudo boxes) as the
+    boxes to find, class-aware. A detector that cannot reach a high mAP here is held
+    back by its training, not by its targets.
+
+    Returns:
+        dict: the evaluation results (``det_map50`` etc. against the training boxes).
+    """
+    saved = {k: cfg.get(k) for k in ('eval_truth_file', 'eval_box_mode')}
+    cfg['eval_truth_file'], cfg['eval_box_mode'] = cfg.TrainDataset['boxes_file'], CLASS_AWARE
+    try:
+        return evaluate_split(cfg, 'train', box_metrics=True)
+    finally:
+        cfg.update(saved)
+
+
 def trained_model(cfg):
     """The configured model with ``cfg.weights`` loaded, in eval mode, and the class names."""
     weights = checked_weights(cfg)
@@ -138,7 +156,7 @@ def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_p
     paths = list_images(infer_img, infer_dir)
     model, classes = trained_model(cfg)
     run = detect_images if isinstance(model, RetinaNetMIL) else classify_images
-    return run(model, cfg, paths, output_dir, classes, cfg.get('score_threshold', 0.5),
+    return run(model, cfg, paths, output_dir, classes, cfg.get('verdict_threshold', 0.5),
                save_pictures)
 
 
@@ -159,8 +177,8 @@ def dataset_split(split):
 
 
 PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
-                   'scales': [1.0], 'use_image_labels': True, 'num_review': 48, 'few_boxes': 0,
-                   'chunk_size': 64}
+                   'scales': [1.0], 'use_image_labels': True, 'class_threshold': 0.5,
+                   'num_review': 48, 'few_boxes': 0, 'chunk_size': 64}
 
 
 def pseudo_options(cfg):
@@ -196,7 +214,8 @@ def pseudo_boxes(cfg, output_dir=None):
 
     ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
     for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
-    ``flips``, ``scales``, ``use_image_labels``, ``num_review``, ``few_boxes`` (N boxed
+    ``flips``, ``scales``, ``use_image_labels``, ``class_threshold`` (the classifier's
+    class decision when image labels are not used), ``num_review``, ``few_boxes`` (N boxed
     val images per class for per-class thresholds; 0 = off), ``chunk_size`` (images per
     resumable part, the unit a multi-process run shares out); the box rules are the
     ``CAMPseudoBoxGenerator`` section.
@@ -212,5 +231,6 @@ def pseudo_boxes(cfg, output_dir=None):
         model, cfg, dataset, classes, generator, output_dir,
         method=options['method'], target_layer=options['target_layer'],
         flips=options['flips'], scales=options['scales'],
-        use_image_labels=options['use_image_labels'], num_review=options['num_review'],
+        use_image_labels=options['use_image_labels'],
+        class_threshold=options['class_threshold'], num_review=options['num_review'],
         chunk_size=options['chunk_size'], few_boxes_used=used, info={'config': cfg.filename})

@@ -85,7 +85,7 @@ def labelled_classes(record):
     return [i for i, on in enumerate(record['img_label']) if on > 0.5]
 
 
-def _chunk_records(cam_method, transforms, generator, records, classes, score_threshold,
+def _chunk_records(cam_method, transforms, generator, records, classes, class_threshold,
                    use_image_labels, batch_size, review_files, output_dir):
     """Pseudo-box records of some dataset records (see :func:`generate_pseudo_boxes`);
     images in ``review_files`` also get a review picture."""
@@ -94,7 +94,7 @@ def _chunk_records(cam_method, transforms, generator, records, classes, score_th
         for record, sample, maps, scores in zip(batch, samples, result.maps, result.scores):
             labelled = labelled_classes(record)
             wanted = labelled if use_image_labels else \
-                [i for i, s in enumerate(scores) if s >= score_threshold]
+                [i for i, s in enumerate(scores) if s >= class_threshold]
             aligned, boxes = boxes_for_image(generator, maps, scores, sample, wanted, classes)
             result_record = {'file': record['im_file'], 'height': int(sample['h']),
                              'width': int(sample['w']),
@@ -133,8 +133,8 @@ def to_coco(results, classes, image_root, info):
 
 def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
                           method='cam', target_layer=None, flips=False, scales=(1.0,),
-                          use_image_labels=True, chunk_size=64, num_review=48,
-                          few_boxes_used=0, info=None):
+                          use_image_labels=True, class_threshold=0.5, chunk_size=64,
+                          num_review=48, few_boxes_used=0, info=None):
     """Pseudo boxes for every image of ``dataset``; returns the path of ``pseudo_boxes.json``.
 
     Under ``paddle.distributed.launch`` each process boxes its share of the chunks;
@@ -142,15 +142,15 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
 
     Args:
         model: a trained ``CAMClassifier`` (or any model ``build_cam`` accepts).
-        cfg: the run config (``EvalReader`` gives the transforms and batch size;
-            ``score_threshold`` the class decision when image labels are not used).
+        cfg: the run config (``EvalReader`` gives the transforms and batch size).
         dataset (ImageLabelDataSet): parsed dataset.
         classes (list[str]): class names in model output order.
         generator (CAMPseudoBoxGenerator): map -> boxes.
         method, target_layer, flips, scales: the CAM method (``ppdet_wsd.cam``).
         use_image_labels (bool): box the image's labelled classes (the weak label
             is known for training images); otherwise the classes scored
-            >= ``score_threshold``. Good images get no box either way when labels are used.
+            >= ``class_threshold``. Good images get no box either way when labels are used.
+        class_threshold (float): the class decision when image labels are not used.
         chunk_size (int): images per resumable part.
         num_review (int): images (label-balanced) drawn into ``review/`` with a gallery
             ``review/index.html``.
@@ -160,7 +160,8 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
     """
     settings = {'weights': cfg.get('weights'), 'method': method, 'target_layer': target_layer,
                 'flips': flips, 'scales': list(scales), 'generator': vars(generator),
-                'use_image_labels': use_image_labels, 'num_review': num_review,
+                'use_image_labels': use_image_labels, 'class_threshold': class_threshold,
+                'num_review': num_review,
                 'few_boxes_used': few_boxes_used}
     records = dataset.roidbs
     parts = _prepare_parts(output_dir, dict(settings, chunk_size=chunk_size,
@@ -179,7 +180,7 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
             if not os.path.isfile(part_paths[i]):
                 write_json_atomic(part_paths[i], _chunk_records(
                     cam_method, transforms, generator, chunk_records, classes,
-                    cfg.get('score_threshold', 0.5), use_image_labels,
+                    class_threshold, use_image_labels,
                     cfg.EvalReader.get('batch_size', 8), review_files, output_dir))
             bar.update(len(chunk_records))
     _barrier()

@@ -69,7 +69,7 @@ class OnlineRefinement(Callback):
     """Re-mine the training set's pseudo boxes with an EMA teacher every few epochs.
 
     After epoch ``start_epoch`` and every ``interval`` epochs after it (1-based
-    epoch counts), the teacher predicts every training image (evaluation transforms)
+    epoch counts), the teacher predicts every defective training image (evaluation transforms)
     and :class:`MiningRule` turns its detections into the image's new boxes
     (only labelled classes, several instances, old boxes kept where the teacher
     finds nothing). The student trains on the refreshed boxes from the next epoch.
@@ -91,7 +91,8 @@ class OnlineRefinement(Callback):
 
     @property
     def records(self):
-        return self.model.dataset.roidbs
+        """The training records with an image label (a good image never gets a box)."""
+        return [r for r in self.model.dataset.roidbs if r['img_label'].any()]
 
     def on_train_begin(self, status):
         self.teacher = EMATeacher(self.model.model, self.options['ema_decay'])

@@ -2,7 +2,9 @@
 from ppdet.engine import Trainer
 from ppdet.engine.callbacks import ComposeCallback, LogPrinter
 
+from ..data.box_dataset import boxes_as_truth
 from ..data.ground_truth import load_ground_truth
+from ..data.labels import file_key
 from ..metrics import DetectionMetric, ImageLabelMetric
 from ..metrics.box_mode import NO_BOXES
 from .checkpointer import WSDCheckpointer
@@ -17,12 +19,13 @@ class WSDTrainer(Trainer):
     """Trainer for ppdet-wsd architectures.
 
     ``metric: ImageLabel`` evaluates image-level scores (:class:`ImageLabelMetric`,
-    classes from the evaluation dataset, threshold from ``score_threshold``,
+    classes from the evaluation dataset, threshold from ``verdict_threshold``,
     default 0.5); ``metric: WSDDetection`` a detector's verdicts and, outside
     training only (and unless ``eval_box_metrics: false`` or ``eval_box_mode: none``), its
     boxes against the dataset's ``annotations.json`` in the ``eval_box_mode`` the config
     names (class-aware / class-agnostic, :mod:`ppdet_wsd.metrics.box_mode`; decided from
-    the data when absent)
+    the data when absent); ``eval_truth_file`` (a COCO file, e.g. the detector's own
+    ``pseudo_boxes.json``) replaces ``annotations.json`` as the boxes to measure against
     (:class:`DetectionMetric`); any other metric is ppdet's own. A ``Refinement``
     section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
@@ -55,16 +58,31 @@ class WSDTrainer(Trainer):
             self._metrics = []
             return
         dataset = self.cfg['EvalDataset'] if self.mode == 'train' else self.dataset
-        threshold = self.cfg.get('score_threshold', 0.5)
+        threshold = self.cfg.get('verdict_threshold', 0.5)
         if self.cfg.metric == IMAGE_LABEL_METRIC:
             self._metrics = [ImageLabelMetric(dataset.classes, threshold)]
             return
         box_mode = self.cfg.get('eval_box_mode')
         box_metrics = self.mode != 'train' and self.cfg.get('eval_box_metrics', True) \
             and box_mode != NO_BOXES
-        truth = (lambda files: load_ground_truth(dataset.dataset_dir, files)) \
-            if box_metrics else None
+        truth_file = self.cfg.get('eval_truth_file')
+        if not box_metrics:
+            truth = None
+        elif truth_file:
+            truth = self._truth_from_file(truth_file, dataset)
+        else:
+            truth = lambda files: load_ground_truth(dataset.dataset_dir, files)  # noqa: E731
         self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth, box_mode)]
+
+    def _truth_from_file(self, path, dataset):
+        """A ground-truth loader reading the boxes of ``path`` (image sizes from the
+        dataset's records)."""
+        def load(files):
+            dataset.parse_dataset()
+            sizes = {file_key(r['im_file'], dataset.image_root): (r['h'], r['w'])
+                     for r in dataset.roidbs}
+            return boxes_as_truth(path, self.cfg.classes, files, [sizes[f] for f in files])
+        return load
 
     def _reset_metrics(self):
         for metric in getattr(self, '_metrics', []):

@@ -93,6 +93,27 @@ def choose_short_side(sizes, min_side=320, max_side=448):
     return int(np.clip(short // COARSEST_STRIDE * COARSEST_STRIDE, min_side, max_side))
 
 
+def choose_canvas(sizes, short_side, max_long_side=1024):
+    """A fixed input canvas ``[H, W]`` for images of ``sizes`` (the detector's input):
+    the short side ``short_side``, the long side from the images' median aspect ratio,
+    rounded to a multiple of 32 and capped at ``max_long_side``; portrait images get a
+    portrait canvas. An image is resized into it with its aspect kept and padded
+    (``LetterboxResize``).
+
+    Args:
+        sizes (np.ndarray): int ``[N, 2]`` (height, width) of the images.
+        short_side (int): from :func:`choose_short_side`.
+        max_long_side (int): CPU budget of the long side.
+    Returns:
+        list[int]: ``[H, W]``, multiples of 32.
+    """
+    aspect = float(np.median(sizes[:, 0] / sizes[:, 1])) if len(sizes) else 1.0
+    stretch = max(aspect, 1.0 / aspect)
+    long_side = int(np.clip(round(short_side * stretch / COARSEST_STRIDE) * COARSEST_STRIDE,
+                            short_side, max(short_side, max_long_side)))
+    return [long_side, short_side] if aspect >= 1.0 else [short_side, long_side]
+
+
 def map_to_image(grid_map, height, width):
     """Bilinearly stretch a map over the feature grid of an image onto its pixels.
 

@@ -74,7 +74,7 @@ def detection_report(labels, im_scores, detections, classes, threshold, files=No
         ({'mil': ..., 'detections': ...} the same numbers from each source alone),
         ``defective`` / ``defect_scores`` (per image, for other operating points),
         ``labels`` / ``class_scores`` (``[N, C]`` lists, for a per-class threshold),
-        and with ground truth the :func:`box_report` keys.
+        ``files`` (when given), and with ground truth the :func:`box_report` keys.
     """
     box_scores = class_box_scores(detections, len(classes))
     scores = np.maximum(im_scores, box_scores)
@@ -87,6 +87,8 @@ def detection_report(labels, im_scores, detections, classes, threshold, files=No
         'mil': verdict_report(labels, im_scores, classes, threshold),
         'detections': verdict_report(labels, box_scores, classes, threshold)}
     report['num_detections'] = int(sum(len(d) for d in detections))
+    if files is not None:
+        report['files'] = list(files)
     if ground_truth:
         predictions = [{'file': f, 'class': classes[int(row[0])], 'box': row[2:].tolist(),
                         'score': float(row[1])}

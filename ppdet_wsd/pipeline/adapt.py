@@ -1,7 +1,7 @@
 """Settings the pipeline derives from the data instead of asking the user.
 
-* The detector's input size from the images' sizes
-  (:func:`ppdet_wsd.evidence.geometry.choose_short_side`).
+* The detector's input canvas from the images' sizes
+  (:func:`ppdet_wsd.evidence.geometry.choose_canvas`).
 * The detector's anchor sizes and shapes from the **pseudo boxes** (never from true
   boxes), so small-defect and large-defect datasets get anchors that can match their
   training boxes (:func:`anchor_prior`).
@@ -11,7 +11,7 @@ import json
 import numpy as np
 from PIL import Image
 
-RESIZE_READERS = ('TrainReader', 'EvalReader', 'TestReader')
+READERS = ('TrainReader', 'EvalReader', 'TestReader')
 BASE_ASPECTS = (0.5, 1.0, 2.0)
 
 
@@ -24,19 +24,21 @@ def image_sizes(paths):
     return np.array(sizes, dtype=np.int64).reshape(-1, 2)
 
 
-def set_input_size(cfg, size):
-    """Point every ``Resize`` of the readers (and the export input shape) at ``size``."""
-    for reader in RESIZE_READERS:
+def set_input_canvas(cfg, canvas):
+    """Point every ``LetterboxResize`` of the readers (and the export input shape) at
+    ``canvas`` ``[H, W]``."""
+    for reader in READERS:
         for transform in (cfg.get(reader) or {}).get('sample_transforms', []):
-            if 'Resize' in transform:
-                transform['Resize']['target_size'] = [size, size]
+            if 'LetterboxResize' in transform:
+                transform['LetterboxResize']['canvas'] = list(canvas)
     inputs_def = (cfg.get('TestReader') or {}).get('inputs_def')
     if inputs_def and 'image_shape' in inputs_def:
-        inputs_def['image_shape'] = [3, size, size]
+        inputs_def['image_shape'] = [3] + list(canvas)
 
 
-def pseudo_box_shapes(boxes_file, input_size):
-    """Side (``sqrt(w*h)``) and aspect (``h/w``) of every pseudo box, in input pixels.
+def pseudo_box_shapes(boxes_file, canvas):
+    """Side (``sqrt(w*h)``) and aspect (``h/w``) of every pseudo box, in input pixels
+    (each image scaled into ``canvas`` ``[H, W]`` with its aspect kept).
 
     Returns:
         tuple[np.ndarray, np.ndarray]: float ``[M]`` sides and ``[M]`` aspects.
@@ -47,8 +49,8 @@ def pseudo_box_shapes(boxes_file, input_size):
     sides, aspects = [], []
     for ann in coco['annotations']:
         im = images[ann['image_id']]
-        w = ann['bbox'][2] * input_size / im['width']
-        h = ann['bbox'][3] * input_size / im['height']
+        scale = min(canvas[0] / im['height'], canvas[1] / im['width'])
+        w, h = ann['bbox'][2] * scale, ann['bbox'][3] * scale
         if w > 0 and h > 0:
             sides.append(np.sqrt(w * h))
             aspects.append(h / w)

@@ -136,6 +136,23 @@ def load_model(task):
     return model, store
 
 
+def classifier_scores(task, files):
+    """The stage-1 classifier's class probabilities of dataset images (the verdict's
+    ``classifier`` source), from the run's feature cache.
+
+    Args:
+        files (list[str]): image names relative to the dataset's image folder.
+    Returns:
+        tuple: ``(float32 [N, C] in [0, 1], class names)``.
+    """
+    model, store = load_model(task)
+    _, image_root, _ = load_dataset(task['dataset_dir'])
+    paths = [os.path.join(image_root, f) for f in files]
+    store.fill(paths, desc='features (verdict)')
+    scores = [model.image_scores(store.get(p)) for p in paths]
+    return np.stack(scores).reshape(len(files), len(model.classes)), model.classes
+
+
 def _grid_picture(model, result):
     """The report's heat-map picture of one image: the map of its most probable class,
     coloured so that the class's level is the middle of the scale (a good image stays

@@ -10,15 +10,25 @@ from ..metrics.box_mode import NO_BOXES
 from . import records
 
 DEFINITIONS = {
-    'image_auroc': "the exported detector's defect score (max over classes of MIL probability "
-                   'and best box score), defective vs good test images',
+    'verdict_source': 'where the image verdict comes from: the detector (max over classes of '
+                      'MIL probability and best box score), the stage-1 classifier, or their '
+                      'mean (fusion); the one with the best val AUROC (image labels only)',
+    'image_auroc': "the verdict source's defect score (max over classes), defective vs good "
+                   'test images',
     'image_ap': 'average precision of the same score, defective images positive',
-    'mean_class_auroc': "the detector's per-class AUROC (one class vs the other images), "
+    'mean_class_auroc': "the verdict source's per-class AUROC (one class vs the other images), "
                         'mean over the classes where it is defined; the image-level number '
                         'a test split without good images still has',
-    'mean_class_ap': "the detector's per-class AP, mean over the classes where it is defined",
-    'miss_rate': 'defective test images judged good at the operating threshold',
-    'overkill_rate': 'good test images judged defective at the operating threshold',
+    'mean_class_ap': "the verdict source's per-class AP, mean over the classes where it is "
+                     'defined',
+    'miss_rate': 'defective test images judged good at the verdict threshold (chosen on val)',
+    'overkill_rate': 'good test images judged defective at the verdict threshold',
+    'verdict_threshold': "the verdict source's operating threshold, Youden's J on val image "
+                         'labels',
+    'operating_threshold': "the detector's own operating threshold (val, Youden's J), "
+                           'exported with it',
+    'fit_map50': "the detector's mAP@0.5 on the train split against its own training boxes "
+                 '(the pseudo boxes): how well it learnt what it was given',
     'cam_maxboxacc_v2': 'stage-1/2 heat maps (patch evidence of the labelled classes), '
                         'MaxBoxAccV2 in percent (IoU 0.3/0.5/0.7; the heat-map threshold is '
                         'swept against the true boxes: an upper bound)',
@@ -94,25 +104,30 @@ def report_numbers(spec, profile, command_line, wall_seconds):
     stage_records = {s: records.read_record(os.path.join(out, s)) for s in
                      ('classifier', 'classifier_eval', 'pseudo_boxes', 'detector', 'evaluation',
                       'export')}
-    at = det['at_threshold'] if det else {}
+    verdict = det['verdict'] if det else {}
+    judged = verdict.get('test', {})
     numbers = {
         'evaluation_mode': profile['evaluation']['mode'],
         'evaluation_mode_reason': profile['evaluation']['reason'],
-        'image_auroc': det and det['image_auroc'],
-        'image_ap': det and det['image_ap'],
-        'mean_class_auroc': det and det.get('mean_class_auroc'),
-        'mean_class_ap': det and det.get('mean_class_ap'),
+        'verdict_source': verdict.get('source'),
+        'verdict_val_auroc': verdict.get('val_separation'),
+        'image_auroc': judged.get('image_auroc'),
+        'image_ap': judged.get('image_ap'),
+        'mean_class_auroc': judged.get('mean_class_auroc'),
+        'mean_class_ap': judged.get('mean_class_ap'),
         'cam_maxboxacc_v2': loc and loc['maxboxacc_v2']['maxboxacc_v2'],
         'cam_pxap': loc and loc['pxap'],
         'pseudo_map50': loc and loc['map50'],
         'det_map50': det and det.get('det_map50'),
         'det_map50_95': det and det.get('det_map50_95'),
         'det_map50_agnostic': det and det.get('det_map50_agnostic'),
-        'miss_rate': at.get('miss_rate'),
-        'overkill_rate': at.get('overkill_rate'),
+        'fit_map50': det and det['fit_to_targets']['det_map50'],
+        'miss_rate': judged.get('miss_rate'),
+        'overkill_rate': judged.get('overkill_rate'),
+        'verdict_threshold': verdict.get('threshold'),
+        'threshold_source': verdict.get('threshold_source'),
+        'threshold_basis': verdict.get('threshold_basis'),
         'operating_threshold': det and det['operating_threshold'],
-        'threshold_source': det and det['threshold_source'],
-        'threshold_basis': det and det.get('threshold_basis'),
         'few_boxes_used': pseudo.get('few_boxes_used', 0),
         'reviewed': pseudo.get('review'),
         'seconds_per_stage': {s: r and r['seconds'] for s, r in stage_records.items()},
@@ -141,8 +156,9 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'detector': det and {
             'per_class_ap50': (det.get('boxes') or {}).get('per_class_ap50'),
             'per_type_ap50': (det.get('boxes_agnostic') or {}).get('per_type_ap50'),
-            'at_config_threshold': {k: det[k] for k in ('miss_rate', 'overkill_rate',
-                                                        'threshold')},
+            'image_auroc': det['image_auroc'], 'image_ap': det['image_ap'],
+            'at_operating_threshold': det['at_threshold'],
+            'fit_to_targets': det['fit_to_targets'],
             'verdict_sources': det['verdict_sources'], 'per_class': det['per_class'],
             'num_images': det['num_images']},
         'definitions': DEFINITIONS,

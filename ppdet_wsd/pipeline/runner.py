@@ -18,7 +18,7 @@ from ..data.labels import DatasetError, discover_classes, load_labeled_images
 from ..utils.atomic import write_json_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
-from ..evidence.geometry import choose_short_side
+from ..evidence.geometry import choose_canvas, choose_short_side
 from ..review.store import REVIEW_FILE, ReviewFileError, review_fingerprint
 from .adapt import image_sizes
 from .box_truth import dataset_box_mode
@@ -61,6 +61,7 @@ STAGES = (
           'choose the threshold on val, measure on test'),
     Stage('export', ('evaluation',), False, False, 'export the detector and time it'),
 )
+DETECTOR_STAGES = ('detector', 'evaluation', 'export')  # their settings hold the input canvas
 
 
 def log(message):
@@ -113,6 +114,7 @@ def profile_dataset(spec):
         'median_height': int(np.median(sizes[:, 0])),
         'median_width': int(np.median(sizes[:, 1])),
         'input_size': int(size), 'input_size_source': spec['input_size'],
+        'input_canvas': choose_canvas(sizes, int(size)),
         'has_annotations': os.path.isfile(os.path.join(root, 'annotations.json')),
         'has_masks': os.path.isdir(os.path.join(root, 'masks')),
         'evaluation': dataset_box_mode(root, classes, [im.file for im in splits['test']]),
@@ -160,7 +162,9 @@ def stage_settings(spec, profile):
     truth = truth_signature(spec)
     settings = {}
     for stage in STAGES:
-        settings[stage.name] = {'stage': own[stage.name], 'input_size': profile['input_size']}
+        settings[stage.name] = {'stage': own[stage.name]}
+        if stage.name in DETECTOR_STAGES:
+            settings[stage.name]['input_canvas'] = profile['input_canvas']
         if stage.name == 'classifier':
             settings[stage.name]['dataset'] = dataset_signature(spec, profile)
         if stage.reads_truth:
@@ -254,7 +258,7 @@ def run_stage(stage, spec, profile, print_, index):
     log_path = os.path.join(out, 'logs', f'{stage.name}.log')
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     task = {'stage': stage.name, 'stage_dir': stage_dir, 'output_dir': out,
-            'dataset_dir': spec['dataset_dir'], 'input_size': profile['input_size'],
+            'dataset_dir': spec['dataset_dir'], 'input_canvas': profile['input_canvas'],
             'box_mode': profile['evaluation']['mode'], 'resume': resume, 'spec': spec,
             'result_file': os.path.join(stage_dir, 'stage.result.json')}
     task_file = os.path.join(stage_dir, 'stage.task.json')
@@ -311,7 +315,8 @@ def run_pipeline(spec, command_line=None):
         profile = profile_dataset(spec)
         write_json_atomic(os.path.join(out, 'dataset_profile.json'), profile)
         log(f'dataset {spec["dataset_dir"]}: {profile["images"]} images, classes '
-            f'{profile["classes"]}, input {profile["input_size"]} px (median image '
+            f'{profile["classes"]}, detector input {profile["input_canvas"][1]}x'
+            f'{profile["input_canvas"][0]} px, aspect kept (median image '
             f'{profile["median_width"]}x{profile["median_height"]})')
         evaluation = profile['evaluation']
         log(f'evaluation mode: {evaluation["mode"]} ({evaluation["reason"]})')

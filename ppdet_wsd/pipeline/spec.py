@@ -10,8 +10,10 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
 ``nproc``
     processes per training / heat-map stage (``paddle.distributed.launch``); 1 = none.
 ``input_size``
-    the detector's square input: ``auto`` (adapt to the images, see
-    :mod:`ppdet_wsd.pipeline.adapt`) or pixels.
+    the detector's input short side: ``auto`` (the images' median short side, see
+    :func:`ppdet_wsd.evidence.geometry.choose_short_side`) or pixels; the long side
+    follows the images' median aspect ratio (``choose_canvas``), every image keeps its
+    aspect ratio inside that canvas.
 ``max_input_size`` / ``min_input_size``
     the range ``auto`` chooses in.
 ``classifier`` / ``detector``
@@ -36,7 +38,7 @@ BASE_KEY = '_BASE_'
 STAGE_KEYS = ('classifier', 'detector')
 DEFAULTS = {
     'dataset_dir': None, 'output_dir': None, 'nproc': 1,
-    'input_size': 'auto', 'min_input_size': 96, 'max_input_size': 256,
+    'input_size': 'auto', 'min_input_size': 320, 'max_input_size': 448,
     'classifier': {'config': None, 'opts': {}},
     'pseudo_boxes': {'opts': {}},
     'detector': {'config': None, 'opts': {}, 'adapt_anchors': True},

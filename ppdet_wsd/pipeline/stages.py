@@ -2,7 +2,7 @@
 global, so every stage gets a process of its own; see :mod:`ppdet_wsd.pipeline.worker`).
 
 Every function takes the task dict the runner wrote (``stage``, ``stage_dir``,
-``output_dir``, ``dataset_dir``, ``config``, ``opts``, ``input_size``, ``resume``,
+``output_dir``, ``dataset_dir``, ``config``, ``opts``, ``input_canvas``, ``resume``,
 ``spec``) and returns a small dict the runner stores in the stage record. Stages 1-2
 (patch evidence) live in :mod:`ppdet_wsd.pipeline.evidence_stages`; the detector stages
 are here.
@@ -17,19 +17,23 @@ from ppdet.core.workspace import load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ..deploy.predictor import exported_speed
-from ..engine.commands import dataset_split, export, train, trained_model, val_threshold_and_test
+from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
+                               val_threshold_and_test)
 from ..engine.config import select_device
 from ..engine.detect import detect_images
 from ..metrics import verdict_rates
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
-from .adapt import anchor_prior, pseudo_box_shapes, set_input_size
-from .evidence_stages import run_classifier, run_classifier_eval, run_pseudo_boxes
+from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas
+from .evidence_stages import (classifier_scores, run_classifier, run_classifier_eval,
+                              run_pseudo_boxes)
+from .verdict import choose_verdict, source_scores
 
 logger = setup_logger(__name__)
 METRICS = 'metrics.json'
 ANCHORS = 'anchors.json'
+FIT_KEYS = ('det_map50', 'det_map50_95', 'det_map50_agnostic', 'num_images', 'seconds')
 
 
 def _path(task, stage, *parts):
@@ -45,7 +49,7 @@ def stage_config(task, config, opts):
     merge_config(opts or {})
     cfg['filename'] = task['stage']
     cfg['save_dir'] = task['output_dir']
-    set_input_size(cfg, task['input_size'])
+    set_input_canvas(cfg, task['input_canvas'])
     for scheduler in (cfg.get('LearningRate') or {}).get('schedulers', []):
         if hasattr(scheduler, 'max_epochs'):
             scheduler.max_epochs = cfg.epoch
@@ -114,7 +118,7 @@ def run_detector(task):
     if task['spec']['detector'].get('adapt_anchors', True):
         # every process derives the same prior from the same file (no waiting on rank 0)
         generator = _anchor_generator(cfg)
-        sides, aspects = pseudo_box_shapes(cfg.TrainDataset['boxes_file'], task['input_size'])
+        sides, aspects = pseudo_box_shapes(cfg.TrainDataset['boxes_file'], task['input_canvas'])
         prior = anchor_prior(sides, aspects, float(generator['strides'][0]),
                              generator['octave_base_scale'])
         apply_anchor_prior(cfg, prior)
@@ -124,11 +128,27 @@ def run_detector(task):
     return _train(task, cfg, validate=False)
 
 
+def _verdict(task, val, test, classes):
+    """:func:`choose_verdict` between the detector's and the stage-1 classifier's scores."""
+    sources = {}
+    for name, split in (('val', val), ('test', test)):
+        scores, order = classifier_scores(task, split['files'])
+        if list(order) != list(classes):
+            raise ValueError(f'the classifier\'s classes {order} differ from the detector\'s '
+                             f'{classes}')
+        sources[name] = source_scores(split['class_scores'], scores)
+    fixed = task['spec']['evaluation']['threshold']
+    return choose_verdict(val['labels'], sources['val'], test['labels'], sources['test'],
+                          classes, None if fixed == 'val' else float(fixed))
+
+
 def run_evaluation(task):
-    """The detector on val (operating threshold by Youden's J on image labels, over
-    (image, class) pairs without good val images, unless the pipeline fixes one) and once
-    on test: verdicts, box mAP in the dataset's box evaluation mode, and the report's grid
-    images' detections."""
+    """The detector on val and once on test. Two operating points, both from the val
+    split's image labels (Youden's J, over (image, class) pairs without good val images)
+    unless the pipeline fixes one: the detector's own threshold (exported with it), and
+    the pipeline's image verdict, whose source (detector, stage-1 classifier or their
+    mean) is the one that separates val best (:mod:`.verdict`). Box mAP on test in the
+    dataset's box evaluation mode, and the report's grid images' detections."""
     cfg = detector_config(task)
     cfg['eval_box_mode'] = task['box_mode']
     fixed = task['spec']['evaluation']['threshold']
@@ -136,18 +156,22 @@ def run_evaluation(task):
     threshold = youden if fixed == 'val' else float(fixed)
     source = 'val' if fixed == 'val' and threshold is not None else 'fixed'
     if threshold is None:
-        threshold = cfg.get('score_threshold', 0.5)
+        threshold = cfg.get('verdict_threshold', 0.5)
     test['threshold_basis'] = basis if source == 'val' else None
     test['at_threshold'] = verdict_rates(test['defective'], test['defect_scores'], threshold)
     test.update(operating_threshold=threshold, threshold_source=source,
                 val_image_auroc=val['image_auroc'])
     model, classes = trained_model(cfg)
+    test['verdict'] = _verdict(task, val, test, classes)
+    fit = fit_to_targets(cfg)
+    test['fit_to_targets'] = {k: fit.get(k) for k in FIT_KEYS}
     split = dataset_split('test')
     grid = _grid_files(split, task['spec']['evaluation']['grid_images'])
     detect_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes, threshold,
                   save_pictures=False)
     write_json_atomic(os.path.join(task['stage_dir'], METRICS), test)
-    return {'threshold': threshold, 'det_map50': test.get('det_map50')}
+    return {'threshold': threshold, 'det_map50': test.get('det_map50'),
+            'verdict_source': test['verdict']['source']}
 
 
 def run_export(task):
@@ -155,7 +179,7 @@ def run_export(task):
     its speed one image at a time (decoding + preprocessing + ``paddle.inference``)."""
     cfg = detector_config(task)
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
-        cfg['score_threshold'] = json.load(f)['operating_threshold']
+        cfg['verdict_threshold'] = json.load(f)['operating_threshold']
     model_dir = export(cfg, task['stage_dir'])
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
     size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])

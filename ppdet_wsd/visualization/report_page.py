@@ -141,13 +141,14 @@ def write_report_page(out, report, cls, det, profile):
              f'<p class="small">{r["date"]}, commit {html.escape(r["commit"])}, '
              f'{html.escape(r["machine"])}</p>']
     if r['miss_rate'] is not None or r['overkill_rate'] is not None:
-        parts.append(_verdict(r, profile, threshold))
+        parts.append(_verdict(r, profile))
     parts.append(f'<p>Box evaluation mode: <b>{html.escape(r["evaluation_mode"])}</b> '
                  f'({html.escape(r["evaluation_mode_reason"])})</p>')
     parts.append('<h2>Numbers (test split)</h2>')
-    keys = ['image_auroc', 'image_ap', 'mean_class_auroc', 'mean_class_ap', 'miss_rate',
-            'overkill_rate', 'cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50',
-            'det_map50_95', 'few_boxes_used', 'images_per_second_infer', 'model_size_mb']
+    keys = ['verdict_source', 'image_auroc', 'image_ap', 'mean_class_auroc', 'mean_class_ap',
+            'miss_rate', 'overkill_rate', 'verdict_threshold', 'cam_maxboxacc_v2', 'cam_pxap',
+            'pseudo_map50', 'det_map50', 'det_map50_95', 'fit_map50', 'operating_threshold',
+            'few_boxes_used', 'images_per_second_infer', 'model_size_mb']
     parts.append(_table(['number', 'value', 'what it is'], [
         [k, _value(r, k), r['definitions'].get(k, '')] for k in keys]))
     parts += _reviewed(r.get('reviewed'))
@@ -185,23 +186,27 @@ def _value(r, key):
     value = r[key]
     if value is None:
         return f'n/a ({r[key + "_reason"]})' if key + '_reason' in r else 'n/a'
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     return _num(value, percent=key == 'cam_maxboxacc_v2')
 
 
-def _verdict(r, profile, threshold):
-    """The one-sentence verdict: miss and over-kill rates at the operating threshold
-    (a rate that is undefined on this test split says so)."""
+def _verdict(r, profile):
+    """The one-sentence verdict: miss and over-kill rates at the verdict threshold, and
+    which source gave the verdict (a rate that is undefined on this test split says so)."""
     def clause(key, text, name):
         if r[key] is None:
             return f'{name}: n/a ({html.escape(r[key + "_reason"])})'
         return text.format(f'<b>{_num(100 * r[key], percent=True)}</b>')
     basis = f', {r["threshold_basis"]}' if r.get('threshold_basis') else ''
-    return (f'<p class="verdict">On the {profile["images"]["test"]} test images, the exported '
-            f'detector {clause("miss_rate", "misses {} of defective images", "miss rate")} '
+    source = {'detector': 'the exported detector', 'classifier': 'the stage-1 classifier',
+              'fusion': 'the mean of the detector and the stage-1 classifier'}[r['verdict_source']]
+    val = ', '.join(f'{k} {_num(v)}' for k, v in (r['verdict_val_auroc'] or {}).items())
+    return (f'<p class="verdict">On the {profile["images"]["test"]} test images, '
+            f'{source} {clause("miss_rate", "misses {} of defective images", "miss rate")} '
             f'and {clause("overkill_rate", "rejects {} of good ones", "over-kill rate")} '
-            f'at threshold {threshold:.3f} (chosen on: {r["threshold_source"]}{basis}). '
+            f'at threshold {r["verdict_threshold"]:.3f} (chosen on: {r["threshold_source"]}'
+            f'{basis}; verdict source chosen by val AUROC: {val}). '
             f'It was trained from image labels only'
             + (f' (plus a person\'s review of {r["few_boxes_used"]} training images\' pseudo '
                f'boxes)' if r['few_boxes_used'] else '')
@@ -257,8 +262,10 @@ def _class_tables(r, profile):
 
 def _settings(r, profile):
     anchors = r['anchors'] or {}
-    rows = [['input size', f'{profile["input_size"]} px ({profile["input_size_source"]}; median '
-             f'image {profile["median_width"]}x{profile["median_height"]})'],
+    canvas = profile['input_canvas']
+    rows = [['detector input', f'{canvas[1]}x{canvas[0]} px canvas, aspect kept (short side '
+             f'{profile["input_size"]}: {profile["input_size_source"]}; median image '
+             f'{profile["median_width"]}x{profile["median_height"]})'],
             ['images (train / val / test)', ' / '.join(str(profile['images'][s])
                                                        for s in ('train', 'val', 'test'))],
             ['pseudo boxes (train)', f'{r["pseudo_boxes"].get("boxes", "n/a")} on '
