@@ -13,6 +13,8 @@ from conftest import REPO_ROOT
 from test_pipeline_run import tiny_pipeline
 from tool_runner import run_tool
 
+pytestmark = pytest.mark.slow  # the tools in subprocesses (docs: README, Tests)
+
 CAM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
 RMIL_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'rmil_demo.yml')
 

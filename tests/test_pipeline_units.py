@@ -44,7 +44,7 @@ def test_stage_configs_resolve_relative_to_the_file_naming_them(tmp_path, tiny_d
 
 @pytest.mark.parametrize('overrides, message', [
     ({'output_dir': 'o'}, '"dataset_dir" is not set'),
-    ({'dataset_dir': 'd', 'output_dir': 'o', 'epochs': 3}, r"unknown key\(s\) \['epochs'\]"),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'epochs': 3}, '"epochs" is not a key'),
     ({'dataset_dir': 'd', 'output_dir': 'o', 'evaluation': {'threshold': 2}},
      'evaluation.threshold'),
     ({'dataset_dir': 'd', 'output_dir': 'o', 'detector': {'config': 'missing.yml'}},
@@ -145,8 +145,8 @@ def test_a_redone_stage_redoes_everything_downstream(tmp_path):
 
 
 def test_dataset_problems_name_the_stage_and_the_file(tmp_path, tiny_dataset):
-    with pytest.raises(PipelineError, match='stage "dataset".*not found'):
-        profile_dataset(_spec(str(tmp_path / 'nowhere'), tmp_path))
+    with pytest.raises(PipelineConfigError, match='"dataset_dir" names .*nowhere, which is not'):
+        _spec(str(tmp_path / 'nowhere'), tmp_path)
     import shutil
     data = str(tmp_path / 'data')
     shutil.copytree(tiny_dataset, data)
@@ -154,5 +154,5 @@ def test_dataset_problems_name_the_stage_and_the_file(tmp_path, tiny_dataset):
         lines = f.read().splitlines()
     with open(os.path.join(data, 'splits.csv'), 'w') as f:
         f.write('\n'.join(line.replace(',test', ',train') for line in lines) + '\n')
-    with pytest.raises(PipelineError, match='stage "dataset".*test split is empty'):
+    with pytest.raises(PipelineError, match='stage "dataset".*the test split has no usable image'):
         profile_dataset(_spec(data, tmp_path))

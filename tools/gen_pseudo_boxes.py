@@ -5,7 +5,7 @@ import _bootstrap  # noqa: F401  (must come first)
 
 import ppdet_wsd  # noqa: F401
 from ppdet_wsd.engine.commands import pseudo_boxes
-from ppdet_wsd.engine.config import load_run_config, make_parser
+from ppdet_wsd.engine.config import load_run_config, make_parser, user_errors
 
 
 def main():
@@ -17,4 +17,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    with user_errors():
+        main()

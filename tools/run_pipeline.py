@@ -6,6 +6,7 @@ stages whose settings or inputs changed.
 """
 import _bootstrap  # noqa: F401  (must come first)
 
+import errno
 import shlex
 import sys
 
@@ -21,6 +22,12 @@ def main():
         run_pipeline(spec, 'python ' + shlex.join(sys.argv))
     except (PipelineError, PipelineConfigError) as e:
         sys.exit(f'error: {e}')
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        sys.exit(f'error: {e.strerror}{f" ({e.filename})" if e.filename else ""}: free some '
+                 f'space and run the same command again (finished stages and partial work '
+                 f'are kept, nothing half-written is read back)')
 
 
 if __name__ == '__main__':

@@ -3,7 +3,7 @@ import _bootstrap  # noqa: F401  (must come first)
 
 import ppdet_wsd  # noqa: F401  (registers the plugin before the config is read)
 from ppdet_wsd.engine.commands import train
-from ppdet_wsd.engine.config import load_run_config, make_parser
+from ppdet_wsd.engine.config import load_run_config, make_parser, user_errors
 
 
 def main():
@@ -18,4 +18,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    with user_errors():
+        main()

@@ -4,6 +4,7 @@ Factory cameras write grey, RGB, RGBA and 16-bit files; the models want one thin
 ``uint8`` RGB of shape ``[H, W, 3]``. Everything that is not decodable raises
 :class:`ImageReadError` naming the file.
 """
+import contextlib
 import os
 
 import cv2
@@ -50,6 +51,45 @@ def to_rgb(image):
     raise ImageReadError(f'unsupported channel count {image.shape[2]}')
 
 
+@contextlib.contextmanager
+def _opencv_silent():
+    """OpenCV's own log off (a corrupt file is reported by the caller, naming it)."""
+    api = getattr(cv2, 'utils', None) and getattr(cv2.utils, 'logging', None)
+    get, set_ = (api.getLogLevel, api.setLogLevel) if api else \
+        (getattr(cv2, 'getLogLevel', None), getattr(cv2, 'setLogLevel', None))
+    if get is None or set_ is None:
+        yield
+        return
+    level = get()
+    set_(0)  # LOG_LEVEL_SILENT
+    try:
+        yield
+    finally:
+        set_(level)
+
+
+def decode_image(path):
+    """Decode an image file as stored (no conversion).
+
+    Returns:
+        np.ndarray: ``[H, W]``, ``[H, W, 3]`` (BGR) or ``[H, W, 4]`` (BGRA), of the
+        file's pixel type (``uint8``, ``uint16``, ...).
+    Raises:
+        ImageReadError: the file is missing, empty (0 bytes) or not a decodable image;
+            the message names the file.
+    """
+    if not os.path.isfile(path):
+        raise ImageReadError(f'{path}: file not found')
+    data = np.fromfile(path, dtype=np.uint8)  # works for non-ASCII paths too
+    if not data.size:
+        raise ImageReadError(f'{path}: empty file (0 bytes)')
+    with _opencv_silent():
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ImageReadError(f'{path}: not a readable image (corrupt or unknown format)')
+    return image
+
+
 def read_image_rgb(path):
     """Decode an image file into ``uint8`` RGB ``[H, W, 3]``.
 
@@ -57,12 +97,7 @@ def read_image_rgb(path):
         ImageReadError: the file is missing, empty, not an image, or of an
             unsupported pixel type; the message names the file.
     """
-    if not os.path.isfile(path):
-        raise ImageReadError(f'{path}: file not found')
-    data = np.fromfile(path, dtype=np.uint8)  # works for non-ASCII paths too
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ImageReadError(f'{path}: not a readable image (corrupt or unknown format)')
+    image = decode_image(path)
     try:
         return to_rgb(to_uint8(image))
     except ImageReadError as err:

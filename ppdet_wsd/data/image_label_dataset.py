@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from ..registry import register_data_source
 from .image_io import ImageReadError, read_image_rgb
-from .labels import SPLITS, DatasetError, discover_classes, load_labeled_images
+from .labels import SPLITS, DatasetError, discover_classes, load_labeled_images, raise_problems
 
 logger = setup_logger(__name__)
 
@@ -102,12 +102,11 @@ class ImageLabelDataSet(DetDataset):
                 raise DatasetError(f'{self.dataset_dir}: every image is labelled good; '
                                    f'at least one defect class is needed')
             return found
-        unknown = [im for im in images if set(im.labels) - set(self.classes)]
-        if unknown:
-            raise DatasetError(f'{os.path.join(self.dataset_dir, self.label_file)}: '
-                               f'"{unknown[0].file}" has label(s) '
-                               f'{sorted(set(unknown[0].labels) - set(self.classes))} '
-                               f'not in the configured classes {self.classes}')
+        label_path = os.path.join(self.dataset_dir, self.label_file)
+        raise_problems([f'{label_path}: "{im.file}" has label(s) '
+                        f'{sorted(set(im.labels) - set(self.classes))} not in the configured '
+                        f'classes {self.classes}'
+                        for im in images if set(im.labels) - set(self.classes)])
         return self.classes
 
     def _record(self, path, im_id, labels, index):

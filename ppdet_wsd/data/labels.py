@@ -21,8 +21,25 @@ LABEL_SEPARATOR = ';'
 SPLITS = ('train', 'val', 'test')
 
 
+MAX_LISTED = 30  # problems an error message lists; the check writes them all to a file
+
+
 class DatasetError(ValueError):
-    """The dataset's files are inconsistent; the message names the file and row."""
+    """The dataset's files are inconsistent; the message names the file and row (every
+    problem found, one a line, see :func:`raise_problems`)."""
+
+
+def raise_problems(problems, limit=MAX_LISTED):
+    """Raise one :class:`DatasetError` listing ``problems`` (strings naming file and
+    line), the first ``limit`` of them in full; do nothing when there is none."""
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise DatasetError(problems[0])
+    listed = [f'  {p}' for p in problems[:limit]]
+    if len(problems) > limit:
+        listed.append(f'  ... and {len(problems) - limit} more')
+    raise DatasetError(f'{len(problems)} problems:\n' + '\n'.join(listed))
 
 
 @dataclass(frozen=True)
@@ -46,21 +63,34 @@ def file_key(path, image_root):
     return os.path.relpath(path, image_root).replace('\\', '/')
 
 
-def _read_csv(path, columns):
-    """Yield ``(line_number, row_dict)`` from a CSV whose header has ``columns``."""
-    with open(path, newline='', encoding='utf-8-sig') as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or [h.strip() for h in header] != list(columns):
-            raise DatasetError(f'{path}: line 1: the header must be '
-                               f'"{",".join(columns)}", got {header}')
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns) or not row[0].strip():
-                raise DatasetError(f'{path}: line {reader.line_num}: expected '
-                                   f'{len(columns)} columns "{",".join(columns)}", got {row}')
-            yield reader.line_num, dict(zip(columns, (c.strip() for c in row)))
+def _read_csv(path, columns, problems):
+    """``[(line_number, row_dict)]`` of a CSV whose header has ``columns``; a malformed
+    row is left out and described in ``problems`` (file and line). A UTF-8 byte-order
+    mark and Windows line ends are accepted.
+
+    Raises:
+        DatasetError: the header is wrong or the file is not UTF-8 text (nothing of it
+            can be trusted then).
+    """
+    rows = []
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or [h.strip() for h in header] != list(columns):
+                raise DatasetError(f'{path}: line 1: the header must be '
+                                   f'"{",".join(columns)}", got {header}')
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if len(row) != len(columns) or not row[0].strip():
+                    problems.append(f'{path}: line {reader.line_num}: expected {len(columns)} '
+                                    f'columns "{",".join(columns)}", got {row}')
+                    continue
+                rows.append((reader.line_num, dict(zip(columns, (c.strip() for c in row)))))
+    except UnicodeDecodeError as err:
+        raise DatasetError(f'{path}: not UTF-8 text ({err}); save it as UTF-8') from None
+    return rows
 
 
 def parse_label(text):
@@ -79,41 +109,74 @@ def parse_label(text):
     return tuple(sorted(set(names)))
 
 
-def read_labels_csv(path):
-    """Read ``labels.csv`` into a list of :class:`LabeledImage` (no split yet).
+def scan_labels_csv(path):
+    """Read ``labels.csv``, collecting every problem instead of stopping at the first.
 
-    Raises:
-        DatasetError: wrong header, a row with the wrong number of columns, an
-            empty or inconsistent label, or a file listed twice; the message names
-            the CSV file and line.
+    Returns:
+        tuple[list[LabeledImage], list[str]]: the well-formed rows (no split yet; of a
+        file listed twice, the first row) and one message per problem (a malformed row,
+        an empty or inconsistent label, a file listed again), each naming the file and
+        line.
     """
+    problems = []
     images, seen = [], {}
-    for line, row in _read_csv(path, ('file', 'label')):
+    for line, row in _read_csv(path, ('file', 'label'), problems):
         file = row['file'].replace('\\', '/')
         if file in seen:
-            raise DatasetError(f'{path}: line {line}: "{file}" is listed again '
-                               f'(first on line {seen[file]})')
+            problems.append(f'{path}: line {line}: "{file}" is listed again '
+                            f'(first on line {seen[file]})')
+            continue
         seen[file] = line
         try:
             labels = parse_label(row['label'])
         except DatasetError as err:
-            raise DatasetError(f'{path}: line {line}: {err}') from None
+            problems.append(f'{path}: line {line}: {err}')
+            continue
         images.append(LabeledImage(file, labels))
+    return images, problems
+
+
+def read_labels_csv(path):
+    """Read ``labels.csv`` into a list of :class:`LabeledImage` (no split yet).
+
+    Raises:
+        DatasetError: wrong header, rows with the wrong number of columns, empty or
+            inconsistent labels, files listed twice; the message lists every problem,
+            each with the CSV file and line.
+    """
+    images, problems = scan_labels_csv(path)
+    raise_problems(problems)
     return images
+
+
+def scan_splits_csv(path):
+    """Read ``splits.csv`` into ``({file: split}, problems)`` (see :func:`scan_labels_csv`;
+    a split not in ``SPLITS`` and a file listed twice are problems)."""
+    problems, splits, seen = [], {}, {}
+    for line, row in _read_csv(path, ('file', 'split'), problems):
+        file = row['file'].replace('\\', '/')
+        if file in seen:
+            problems.append(f'{path}: line {line}: "{file}" is listed again '
+                            f'(first on line {seen[file]})')
+            continue
+        seen[file] = line
+        if row['split'] not in SPLITS:
+            problems.append(f'{path}: line {line}: split must be one of '
+                            f'{"/".join(SPLITS)}, got "{row["split"]}"')
+            continue
+        splits[file] = row['split']
+    return splits, problems
 
 
 def read_splits_csv(path):
     """Read ``splits.csv`` into ``{file: split}``.
 
     Raises:
-        DatasetError: wrong header or row shape, or a split not in ``SPLITS``.
+        DatasetError: wrong header or row shape, or a split not in ``SPLITS``; every
+            problem listed.
     """
-    splits = {}
-    for line, row in _read_csv(path, ('file', 'split')):
-        if row['split'] not in SPLITS:
-            raise DatasetError(f'{path}: line {line}: split must be one of '
-                               f'{"/".join(SPLITS)}, got "{row["split"]}"')
-        splits[row['file'].replace('\\', '/')] = row['split']
+    splits, problems = scan_splits_csv(path)
+    raise_problems(problems)
     return splits
 
 
@@ -182,7 +245,8 @@ def assign_splits(images, splits, val_fraction, test_fraction, seed):
     test split is never touched). Without ``splits`` a seeded split is made.
 
     Raises:
-        DatasetError: an image of ``labels.csv`` is missing from ``splits.csv``.
+        DatasetError: images of ``labels.csv`` are missing from ``splits.csv`` (the
+            message names the count and lists them).
     """
     if splits is None:
         train = 1.0 - val_fraction - test_fraction
@@ -190,8 +254,10 @@ def assign_splits(images, splits, val_fraction, test_fraction, seed):
                                      'test': test_fraction}, seed)
     missing = [im.file for im in images if im.file not in splits]
     if missing:
+        shown = ', '.join(f'"{f}"' for f in missing[:MAX_LISTED])
+        more = f' and {len(missing) - MAX_LISTED} more' if len(missing) > MAX_LISTED else ''
         raise DatasetError(f'splits.csv has no row for {len(missing)} image(s) of '
-                           f'labels.csv, e.g. "{missing[0]}"')
+                           f'labels.csv: {shown}{more}')
     images = [LabeledImage(im.file, im.labels, splits[im.file]) for im in images]
     if any(im.split == 'val' for im in images) or val_fraction <= 0:
         return images
@@ -199,6 +265,37 @@ def assign_splits(images, splits, val_fraction, test_fraction, seed):
     moved = {im.file: im for im in seeded_split(
         train, {'train': 1.0 - val_fraction, 'val': val_fraction}, seed)}
     return [moved.get(im.file, im) for im in images]
+
+
+def scan_layout(dataset_dir, image_dir='images', label_file='labels.csv',
+                split_file='splits.csv'):
+    """Find the layout of ``dataset_dir`` and read its labels, collecting every problem.
+
+    Returns:
+        tuple: ``(images, splits, image_root, problems)``: the labelled images (no split
+        yet), ``{file: split}`` from ``splits.csv`` or None, the image folder, and one
+        message per problem of ``labels.csv`` / ``splits.csv`` (see
+        :func:`scan_labels_csv`).
+    Raises:
+        DatasetError: the folder does not exist, holds neither layout, or a CSV cannot
+            be read at all (wrong header, not UTF-8).
+    """
+    if not os.path.isdir(dataset_dir):
+        raise DatasetError(f'{dataset_dir}: dataset folder not found')
+    label_path = os.path.join(dataset_dir, label_file)
+    if not os.path.isfile(label_path):
+        images = scan_class_folders(dataset_dir)
+        if not images:
+            raise DatasetError(f'{dataset_dir}: neither {label_file} nor class folders '
+                               f'with images (<label>/<image>) were found')
+        return images, None, dataset_dir, []
+    images, problems = scan_labels_csv(label_path)
+    split_path = os.path.join(dataset_dir, split_file)
+    splits = None
+    if os.path.isfile(split_path):
+        splits, split_problems = scan_splits_csv(split_path)
+        problems += split_problems
+    return images, splits, os.path.join(dataset_dir, image_dir), problems
 
 
 def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv',
@@ -210,20 +307,10 @@ def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv'
         tuple[list[LabeledImage], str]: the images (``file`` relative to the image
         folder) and the image folder's path.
     Raises:
-        DatasetError: the folder does not exist or holds neither layout.
+        DatasetError: the folder does not exist or holds neither layout, or its CSV
+            files have problems (all of them listed).
     """
-    if not os.path.isdir(dataset_dir):
-        raise DatasetError(f'{dataset_dir}: dataset folder not found')
-    label_path = os.path.join(dataset_dir, label_file)
-    if os.path.isfile(label_path):
-        images = read_labels_csv(label_path)
-        image_root = os.path.join(dataset_dir, image_dir)
-        split_path = os.path.join(dataset_dir, split_file)
-        splits = read_splits_csv(split_path) if os.path.isfile(split_path) else None
-    else:
-        images = scan_class_folders(dataset_dir)
-        image_root, splits = dataset_dir, None
-        if not images:
-            raise DatasetError(f'{dataset_dir}: neither {label_file} nor class folders '
-                               f'with images (<label>/<image>) were found')
+    images, splits, image_root, problems = scan_layout(dataset_dir, image_dir, label_file,
+                                                       split_file)
+    raise_problems(problems)
     return assign_splits(images, splits, val_fraction, test_fraction, seed), image_root

@@ -38,6 +38,7 @@ class ExportedModel:
         config.disable_gpu()
         config.disable_mkldnn()
         config.set_cpu_math_library_num_threads(cpu_threads or os.cpu_count() or 1)
+        config.disable_glog_info()  # no "--- Running PIR pass ..." lines on the console
         self.predictor = paddle_infer.create_predictor(config)
 
     def run(self, paths):

@@ -1,11 +1,32 @@
 """Load a ppdet-style YAML config the way ppdet's tools do, plus what ppdet-wsd needs."""
+import contextlib
 import os
+import sys
 
 import paddle
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.cli import ArgsParser, merge_args
 
+from ..data.image_io import ImageReadError
+from ..data.labels import DatasetError
+
 DEVICE_FLAGS = ('use_gpu', 'use_npu', 'use_xpu', 'use_mlu')
+
+
+class ConfigError(ValueError):
+    """A config contradicts the data or names what does not exist; the message names the
+    key."""
+
+
+@contextlib.contextmanager
+def user_errors():
+    """The tools' ``main``: a mistake in the config or the data (:class:`ConfigError`,
+    :class:`~ppdet_wsd.data.labels.DatasetError`, an unreadable image, a missing file) ends
+    the command with ``error: <message>`` instead of a traceback."""
+    try:
+        yield
+    except (ConfigError, DatasetError, ImageReadError, FileNotFoundError) as e:
+        sys.exit(f'error: {e}')
 
 
 def make_parser(description):
@@ -55,7 +76,7 @@ def resolve_classes(cfg, dataset_key):
     Returns:
         list[str]: the class names, in model output order.
     Raises:
-        ValueError: ``num_classes`` in the config contradicts the data.
+        ConfigError: ``num_classes`` in the config contradicts the data.
     """
     dataset = create(dataset_key)()
     dataset.check_or_download_dataset()
@@ -63,7 +84,7 @@ def resolve_classes(cfg, dataset_key):
     classes = list(dataset.classes)
     configured = cfg.get('num_classes')
     if configured not in (None, len(classes)):
-        raise ValueError(f'config says num_classes: {configured}, but {dataset_key} at '
+        raise ConfigError(f'config says num_classes: {configured}, but {dataset_key} at '
                          f'{dataset.dataset_dir} has {len(classes)} classes {classes}; '
                          f'remove num_classes or fix it')
     merge_config({'num_classes': len(classes), 'classes': classes})

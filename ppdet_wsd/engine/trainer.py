@@ -8,6 +8,7 @@ from ..data.labels import file_key
 from ..metrics import DetectionMetric, ImageLabelMetric
 from ..metrics.box_mode import NO_BOXES
 from .checkpointer import WSDCheckpointer
+from .loss_guard import FiniteLossGuard
 from .refinement import OnlineRefinement, refinement_options
 from .vdl_writer import WSDVisualDLWriter
 
@@ -26,7 +27,8 @@ class WSDTrainer(Trainer):
     names (class-aware / class-agnostic, :mod:`ppdet_wsd.metrics.box_mode`; decided from
     the data when absent); ``eval_truth_file`` (a COCO file, e.g. the detector's own
     ``pseudo_boxes.json``) replaces ``annotations.json`` as the boxes to measure against
-    (:class:`DetectionMetric`); any other metric is ppdet's own. A ``Refinement``
+    (:class:`DetectionMetric`); any other metric is ppdet's own. Training stops at the
+    first NaN / inf loss (:class:`FiniteLossGuard`). A ``Refinement``
     section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
     results (ppdet resets its metrics right after logging them).
@@ -43,7 +45,7 @@ class WSDTrainer(Trainer):
     def _init_callbacks(self):
         if self.mode != 'train':
             return super()._init_callbacks()
-        self._callbacks = [LogPrinter(self), WSDCheckpointer(self)]
+        self._callbacks = [FiniteLossGuard(self), LogPrinter(self), WSDCheckpointer(self)]
         if self.cfg.get('use_vdl', False):
             self._callbacks.append(WSDVisualDLWriter(self))
         refinement = refinement_options(self.cfg)

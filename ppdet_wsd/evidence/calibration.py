@@ -35,9 +35,10 @@ class ClassLevels:
     negatives: int
 
     def score(self, peak):
-        """A box score in (0, 1): how far ``peak`` lies above the negatives' maxima."""
+        """A box score in [0, 1]: how far ``peak`` lies above the negatives' maxima
+        (0 for a NaN peak)."""
         z = (peak - self.centre) / self.spread
-        return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+        return 0.0 if math.isnan(z) else 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
 
     def to_dict(self):
         return asdict(self)
@@ -48,17 +49,20 @@ def fit_levels(negative_maps, quantile=0.9):
 
     Args:
         negative_maps (list[np.ndarray]): float ``[rows, cols]`` maps of images without
-            the class.
+            the class; NaN and infinite values are left out (a map with no finite value
+            is not used).
         quantile (float): in (0, 1]: share of negative images kept below ``level``.
     Returns:
         ClassLevels: with ``level`` None when fewer than 5 negatives (stated fallback);
         then ``background``, ``centre`` and ``spread`` come from what there is, or are
         0 / 0 / 1 with no negative at all.
     """
-    if not negative_maps:
+    values = [m[np.isfinite(m)] for m in (np.asarray(m, np.float64) for m in negative_maps)]
+    values = [v for v in values if v.size]
+    if not values:
         return ClassLevels(level=None, background=0.0, centre=0.0, spread=1.0, negatives=0)
-    maxima = np.array([float(np.max(m)) for m in negative_maps])
-    medians = np.array([float(np.median(m)) for m in negative_maps])
+    maxima = np.array([float(np.max(v)) for v in values])
+    medians = np.array([float(np.median(v)) for v in values])
     centre = float(np.median(maxima))
     spread = float(1.4826 * np.median(np.abs(maxima - centre)))
     spread = spread if spread > 1e-6 else float(np.std(maxima)) or 1e-3

@@ -1,5 +1,10 @@
 """``PatchEvidence:``, the config section of stages 1-2 (heat maps and pseudo boxes from
-patch evidence), with every default in one place. YAML only overrides."""
+patch evidence), with every default in one place. YAML only overrides;
+:func:`check_patch_evidence` names a misspelt key or a value of the wrong type before
+any work."""
+import difflib
+import inspect
+
 from ..registry import register_module
 
 MAPS = ('fused', 'mil', 'normality')
@@ -72,3 +77,49 @@ class PatchEvidence:
         self.max_boxes_per_class = max_boxes_per_class
         self.num_review = num_review
         self.seed = seed
+
+
+def _accepts(default, value):
+    """True when ``value`` has the type of the setting whose default is ``default``
+    (a whole number where a float is expected is fine; a bool is never a number)."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def check_patch_evidence(values, where='PatchEvidence', keys=None):
+    """Raise a one-line ``ValueError`` naming ``<where>.<key>`` for a key that is not a
+    :class:`PatchEvidence` setting (or not among ``keys``), or a value of the wrong type
+    (``short_side``: ``auto`` or pixels).
+
+    Args:
+        values (dict): the section as written (YAML or ``-o`` overrides).
+        where (str): how the message names the section.
+        keys (Iterable[str] | None): the settings allowed here (default: all).
+    """
+    if not isinstance(values, dict):
+        raise ValueError(f'{where} must be a mapping of settings, got {values!r}')
+    params = {name: p.default for name, p in
+              inspect.signature(PatchEvidence.__init__).parameters.items() if name != 'self'}
+    allowed = list(keys) if keys is not None else list(params)
+    for key, value in values.items():
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f'did you mean "{close[0]}"? ' if close else ''
+            where_else = '' if keys is None else \
+                ' (the others are fixed by the classifier stage: set them in classifier.opts)'
+            raise ValueError(f'{where}.{key}: not a setting here; {hint}(settings: '
+                             f'{", ".join(allowed)}){where_else}')
+        default = params[key]
+        if key == 'short_side':
+            ok = value == 'auto' or (isinstance(value, int) and not isinstance(value, bool))
+        else:
+            ok = _accepts(default, value)
+        if not ok:
+            expected = 'auto or pixels' if key == 'short_side' else type(default).__name__
+            raise ValueError(f'{where}.{key}: expected {expected} (like the default '
+                             f'{default!r}), got {value!r}')

@@ -23,7 +23,7 @@ from ..evidence.fit import fit_evidence
 from ..evidence.geometry import InputGeometry, choose_short_side
 from ..evidence.model import EvidenceModel
 from ..evidence.run import evidence_results
-from ..evidence.settings import BOX_KEYS
+from ..evidence.settings import BOX_KEYS, check_patch_evidence
 from ..evidence.store import FeatureStore
 from ..metrics.box_mode import NO_BOXES
 from ..metrics.image_level import image_level_report
@@ -55,19 +55,18 @@ def evidence_settings(task, box_stage=False):
     settings = create('PatchEvidence')
     if box_stage:
         extra = (spec['pseudo_boxes']['opts'] or {}).get('PatchEvidence', {})
-        unknown = sorted(set(extra) - set(BOX_KEYS))
-        if unknown:
-            raise ValueError(f'pseudo_boxes.opts.PatchEvidence: {unknown} cannot change after '
-                             f'the classifier stage; set them in classifier.opts '
-                             f'(box keys: {list(BOX_KEYS)})')
+        check_patch_evidence(extra, 'pseudo_boxes.opts.PatchEvidence', BOX_KEYS)
         for key, value in extra.items():
             setattr(settings, key, value)
     return settings
 
 
-def load_dataset(dataset_dir):
-    """``(images with splits, image folder, defect classes)`` of a dataset."""
+def load_dataset(dataset_dir, skip=()):
+    """``(images with splits, image folder, defect classes)`` of a dataset, without the
+    files of ``skip`` (those the dataset stage's check left out)."""
     images, image_root = load_labeled_images(dataset_dir)
+    skip = set(skip)
+    images = [im for im in images if im.file not in skip]
     return images, image_root, discover_classes(images)
 
 
@@ -95,10 +94,11 @@ def split_items(store, images, image_root, classes, split):
             for im in images if im.split == split]
 
 
-def fit_model(dataset_dir, output_dir, settings):
+def fit_model(dataset_dir, output_dir, settings, skip=()):
     """Choose the input geometry from the training images, cache the train and val
-    features under ``output_dir`` and fit the model. Returns ``(model, store)``."""
-    images, image_root, classes = load_dataset(dataset_dir)
+    features under ``output_dir`` and fit the model (``skip``: files left out). Returns
+    ``(model, store)``."""
+    images, image_root, classes = load_dataset(dataset_dir, skip)
     train = [im for im in images if im.split == 'train']
     short = settings.short_side
     if short == 'auto':
@@ -119,7 +119,8 @@ def run_classifier(task):
     fitted evidence model in ``classifier/evidence/``."""
     tic = time.time()
     settings = evidence_settings(task)
-    model, _ = fit_model(task['dataset_dir'], task['output_dir'], settings)
+    model, _ = fit_model(task['dataset_dir'], task['output_dir'], settings,
+                         task.get('skip_files', ()))
     model.save(os.path.join(task['stage_dir'], MODEL_DIR))
     return {'train_seconds': time.time() - tic,
             'short_side': model.geometry['short_side'], 'heat_map': model.heat_map,
@@ -167,10 +168,11 @@ def _grid_picture(model, result):
     return caption(overlay_heatmap(image, heat), f'{judged} | map: {best} {scores[best]:.2f}')
 
 
-def measure_test(model, store, dataset_dir, box_mode, grid_images=0, grid_dir=None):
+def measure_test(model, store, dataset_dir, box_mode, grid_images=0, grid_dir=None, skip=()):
     """Stage-1/2 numbers on the test split (see :func:`run_classifier_eval`).
 
     Args:
+        skip (Iterable[str]): test files left out (the dataset stage's skipped images).
         grid_images (int): label-balanced test images whose heat-map picture is written
             to ``grid_dir``.
     Returns:
@@ -179,7 +181,7 @@ def measure_test(model, store, dataset_dir, box_mode, grid_images=0, grid_dir=No
         cached features), ``defective``, ``defect_scores``, ``classes``, ``heat_map``,
         ``grid`` / ``grid_labels`` (the pictured files and their labels).
     """
-    images, image_root, classes = load_dataset(dataset_dir)
+    images, image_root, classes = load_dataset(dataset_dir, skip)
     test = [im for im in images if im.split == 'test']
     grid = review_sample(test, classes, grid_images)
     store.fill([os.path.join(image_root, im.file) for im in test], desc='features (test)')
@@ -226,7 +228,8 @@ def run_classifier_eval(task):
     grid_dir = os.path.join(task['stage_dir'], 'grid')
     os.makedirs(grid_dir, exist_ok=True)
     report = measure_test(model, store, task['dataset_dir'], task['box_mode'],
-                          task['spec']['evaluation']['grid_images'], grid_dir)
+                          task['spec']['evaluation']['grid_images'], grid_dir,
+                          task.get('skip_files', ()))
     write_json_atomic(os.path.join(task['stage_dir'], METRICS), report)
     localization = report['localization']
     return {'image_auroc': report['image_auroc'],
@@ -244,7 +247,7 @@ def run_pseudo_boxes(task):
     decisions are folded in (:func:`~ppdet_wsd.review.apply.apply_review`); the boxes
     before the review are kept in ``pseudo_boxes_unreviewed.json``."""
     model, store = load_model(task)
-    images, image_root, classes = load_dataset(task['dataset_dir'])
+    images, image_root, classes = load_dataset(task['dataset_dir'], task.get('skip_files', ()))
     train = [im for im in images if im.split == 'train']
     review = read_review(os.path.join(task['stage_dir'], REVIEW_FILE))
     refit = refit_extent(model, store, train, image_root, review) if review['images'] else None

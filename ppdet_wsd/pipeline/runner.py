@@ -14,18 +14,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.labels import DatasetError, discover_classes, load_labeled_images
-from ..utils.atomic import write_json_atomic
+from ..data.check import check_dataset
+from ..data.labels import MAX_LISTED, DatasetError
+from ..utils.atomic import write_json_atomic, write_text_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from ..evidence.geometry import choose_canvas, choose_short_side
 from ..review.store import REVIEW_FILE, ReviewFileError, review_fingerprint
-from .adapt import image_sizes
 from .box_truth import dataset_box_mode
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LOCK = '.pipeline.lock'
+CHECK_FILE = 'dataset_check.txt'
+SKIPPED_FILE = 'skipped_images.txt'
+CHECK_CACHE = 'dataset_check_cache.json'  # images not changed since are not decoded again
 
 
 class PipelineError(RuntimeError):
@@ -69,44 +72,41 @@ def log(message):
 
 
 def profile_dataset(spec):
-    """Check the dataset and derive what adapts to it (classes, splits, input size) and
-    how it can be measured (``evaluation``: the box evaluation mode and its reason, see
-    :func:`~ppdet_wsd.pipeline.box_truth.dataset_box_mode`).
+    """Check the dataset (:func:`~ppdet_wsd.data.check.check_dataset`, the same check as
+    ``tools/check_dataset.py``) and derive what adapts to it (classes, splits, input size)
+    and how it can be measured (``evaluation``: the box evaluation mode and its reason, see
+    :func:`~ppdet_wsd.pipeline.box_truth.dataset_box_mode`). The check's summary goes to
+    ``<output_dir>/dataset_check.txt`` and the images it leaves out to
+    ``<output_dir>/skipped_images.txt``; every stage leaves them out (the task's
+    ``skip_files``).
 
     Raises:
-        PipelineError: the dataset is missing, malformed, lacks a split, or its labels
-            carry nothing to learn (one defect class and no good image); the message
-            names the file.
+        PipelineError: the dataset has errors (all of them listed: a missing or malformed
+            file, a split left empty, labels that carry nothing to learn; with ``strict``
+            also unreadable, missing and unlisted images).
     """
-    root = spec['dataset_dir']
+    root, out = spec['dataset_dir'], spec['output_dir']
+    check = check_dataset(root, strict=spec['strict'], progress=True,
+                          cache_file=os.path.join(out, CHECK_CACHE))
+    write_text_atomic(os.path.join(out, CHECK_FILE), check.summary() + '\n')
+    write_text_atomic(os.path.join(out, SKIPPED_FILE),
+                      ''.join(f'{line}\n' for line in check.skipped_lines()))
     try:
-        images, image_root = load_labeled_images(root)
+        check.raise_errors()
     except DatasetError as e:
-        raise PipelineError(f'stage "dataset": {e}') from e
+        more = f'\n  every problem: {os.path.join(out, CHECK_FILE)}' \
+            if len(check.errors) > MAX_LISTED else ''
+        raise PipelineError(f'stage "dataset": {e}{more}') from e
+    images = check.images
     splits = {s: [im for im in images if im.split == s] for s in ('train', 'val', 'test')}
-    for split, members in splits.items():
-        if not members:
-            raise PipelineError(f'stage "dataset": {root}: the {split} split is empty '
-                                f'(check splits.csv, or add images)')
-    if all(not im.labels for im in splits['train']):
-        raise PipelineError(f'stage "dataset": {root}: no defective image in the train split '
-                            f'(labels.csv): nothing to learn boxes from')
-    paths = [os.path.join(image_root, im.file) for im in splits['train']]
-    try:
-        sizes = image_sizes(paths)
-    except OSError as e:
-        raise PipelineError(f'stage "dataset": cannot read an image: {e}') from e
+    sizes = np.array([check.sizes[im.file] for im in splits['train']], np.int64)
     size = spec['input_size']
     if size == 'auto':
         size = choose_short_side(sizes, spec['min_input_size'], spec['max_input_size'])
-    classes = discover_classes(images)
+    classes = check.classes
     good = {s: sum(not im.labels for im in m) for s, m in splits.items()}
-    if len(classes) == 1 and not sum(good.values()):
-        raise PipelineError(f'stage "dataset": {root}: every image is labelled "{classes[0]}" '
-                            f'and none is good: the labels carry nothing to learn from; add '
-                            f'good images (or images of other classes)')
     return {
-        'dataset_dir': root, 'image_root': image_root, 'classes': classes,
+        'dataset_dir': root, 'image_root': check.image_root, 'classes': classes,
         'images': {s: len(m) for s, m in splits.items()},
         'images_per_class': {c: sum(c in im.labels for im in images) for c in classes},
         'good_images': sum(good.values()),
@@ -118,6 +118,7 @@ def profile_dataset(spec):
         'has_annotations': os.path.isfile(os.path.join(root, 'annotations.json')),
         'has_masks': os.path.isdir(os.path.join(root, 'masks')),
         'evaluation': dataset_box_mode(root, classes, [im.file for im in splits['test']]),
+        'check': dict(check.to_dict(), summary_file=CHECK_FILE, skipped_file=SKIPPED_FILE),
     }
 
 
@@ -260,6 +261,7 @@ def run_stage(stage, spec, profile, print_, index):
     task = {'stage': stage.name, 'stage_dir': stage_dir, 'output_dir': out,
             'dataset_dir': spec['dataset_dir'], 'input_canvas': profile['input_canvas'],
             'box_mode': profile['evaluation']['mode'], 'resume': resume, 'spec': spec,
+            'skip_files': [file for file, _ in profile['check']['skipped']],
             'result_file': os.path.join(stage_dir, 'stage.result.json')}
     task_file = os.path.join(stage_dir, 'stage.task.json')
     write_json_atomic(task_file, task)
@@ -318,6 +320,11 @@ def run_pipeline(spec, command_line=None):
             f'{profile["classes"]}, detector input {profile["input_canvas"][1]}x'
             f'{profile["input_canvas"][0]} px, aspect kept (median image '
             f'{profile["median_width"]}x{profile["median_height"]})')
+        check = profile['check']
+        if check['skipped_images'] or check['notes']:
+            log(f'dataset check: {check["skipped_images"]} image(s) skipped (listed in '
+                f'{os.path.join(out, SKIPPED_FILE)}), {len(check["notes"])} note(s) '
+                f'(in {os.path.join(out, CHECK_FILE)})')
         evaluation = profile['evaluation']
         log(f'evaluation mode: {evaluation["mode"]} ({evaluation["reason"]})')
         good = profile['good_images_per_split']

@@ -7,6 +7,9 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
     a dataset in the standard layout (``docs/datasets.md``).
 ``output_dir``
     where every stage writes (``<output_dir>/<stage>/``), the logs and the report.
+``strict``
+    ``true``: unreadable, missing and unlisted images stop the run before training
+    (default ``false``: they are skipped, counted and listed, ``docs/datasets.md``).
 ``nproc``
     processes per training / heat-map stage (``paddle.distributed.launch``); 1 = none.
 ``input_size``
@@ -30,14 +33,17 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
 """
 import argparse
 import copy
+import difflib
 import os
 
 import yaml
 
+from ..evidence.settings import BOX_KEYS, check_patch_evidence
+
 BASE_KEY = '_BASE_'
 STAGE_KEYS = ('classifier', 'detector')
 DEFAULTS = {
-    'dataset_dir': None, 'output_dir': None, 'nproc': 1,
+    'dataset_dir': None, 'output_dir': None, 'strict': False, 'nproc': 1,
     'input_size': 'auto', 'min_input_size': 320, 'max_input_size': 448,
     'classifier': {'config': None, 'opts': {}},
     'pseudo_boxes': {'opts': {}},
@@ -47,8 +53,62 @@ DEFAULTS = {
 }
 
 
+WHOLE_NUMBERS = ('min_input_size', 'max_input_size', 'evaluation.grid_images',
+                 'export.speed_images')
+SWITCHES = ('strict', 'detector.adapt_anchors')
+MAPPINGS = ('classifier.opts', 'pseudo_boxes.opts', 'detector.opts')
+
+
 class PipelineConfigError(ValueError):
     """The pipeline config is wrong; the message names the file and the key."""
+
+
+def _get(spec, dotted):
+    node = spec
+    for part in dotted.split('.'):
+        node = node[part]
+    return node
+
+
+def _unknown_key(path, key, known):
+    close = difflib.get_close_matches(key.rsplit('.', 1)[-1], known, n=1)
+    hint = f'did you mean "{close[0]}"? ' if close else ''
+    return PipelineConfigError(f'{path}: "{key}" is not a key; {hint}(known: '
+                               f'{", ".join(sorted(known))})')
+
+
+def check_keys_and_types(spec, path):
+    """Raise :class:`PipelineConfigError` naming the first misspelt key (top level or in a
+    section) or value of the wrong type, including the ``PatchEvidence`` settings given in
+    ``classifier.opts`` / ``pseudo_boxes.opts`` (:func:`~ppdet_wsd.evidence.settings.
+    check_patch_evidence`)."""
+    for key in spec:
+        if key not in DEFAULTS:
+            raise _unknown_key(path, key, DEFAULTS)
+    for section, default in DEFAULTS.items():
+        if not isinstance(default, dict):
+            continue
+        if not isinstance(spec[section], dict):
+            raise PipelineConfigError(f'{path}: "{section}" must be a mapping, got '
+                                      f'{spec[section]!r}')
+        for key in spec[section]:
+            if key not in default:
+                raise _unknown_key(path, f'{section}.{key}', default)
+    for key, kind, test in ([(k, 'a whole number >= 0', lambda v: isinstance(v, int) and
+                              not isinstance(v, bool) and v >= 0) for k in WHOLE_NUMBERS] +
+                            [(k, 'true or false', lambda v: isinstance(v, bool))
+                             for k in SWITCHES] +
+                            [(k, 'a mapping', lambda v: isinstance(v, dict)) for k in MAPPINGS]):
+        if not test(_get(spec, key)):
+            raise PipelineConfigError(f'{path}: "{key}" must be {kind}, got '
+                                      f'{_get(spec, key)!r}')
+    try:
+        check_patch_evidence(spec['classifier']['opts'].get('PatchEvidence', {}),
+                             'classifier.opts.PatchEvidence')
+        check_patch_evidence(spec['pseudo_boxes']['opts'].get('PatchEvidence', {}),
+                             'pseudo_boxes.opts.PatchEvidence', BOX_KEYS)
+    except ValueError as e:
+        raise PipelineConfigError(f'{path}: {e}') from None
 
 
 def merge(base, override):
@@ -107,12 +167,12 @@ def load_pipeline_config(path, overrides=None):
         relative to the file naming them; an ``-o`` path relative to the working folder;
         ``dataset_dir`` / ``output_dir`` absolute; ``config_file`` the path read).
     Raises:
-        PipelineConfigError: a missing or wrong key, named with the file.
+        PipelineConfigError: a misspelt, missing or wrong key, a value of the wrong type, a
+            ``PatchEvidence`` setting that does not exist, a stage config or dataset folder
+            that does not exist; one line naming the file and the key.
     """
     spec = merge(DEFAULTS, merge(_read_yaml(path), overrides))
-    unknown = sorted(set(spec) - set(DEFAULTS))
-    if unknown:
-        raise PipelineConfigError(f'{path}: unknown key(s) {unknown}; known: {sorted(DEFAULTS)}')
+    check_keys_and_types(spec, path)
     for key in ('dataset_dir', 'output_dir'):
         if not spec[key]:
             raise PipelineConfigError(f'{path}: "{key}" is not set: add it to the config or '
@@ -121,6 +181,9 @@ def load_pipeline_config(path, overrides=None):
     for key in STAGE_KEYS:
         _check_stage_config(spec, key, path)
         spec[key]['config'] = os.path.abspath(spec[key]['config'])
+    if not isinstance(spec['strict'], bool):
+        raise PipelineConfigError(f'{path}: "strict" must be true or false, '
+                                  f'got {spec["strict"]!r}')
     if not isinstance(spec['nproc'], int) or spec['nproc'] < 1:
         raise PipelineConfigError(f'{path}: "nproc" must be a whole number >= 1, '
                                   f'got {spec["nproc"]!r}')
@@ -132,6 +195,9 @@ def load_pipeline_config(path, overrides=None):
     if threshold != 'val' and not (isinstance(threshold, (int, float)) and 0 < threshold <= 1):
         raise PipelineConfigError(f'{path}: "evaluation.threshold" must be val or a number in '
                                   f'(0, 1], got {threshold!r}')
+    if not os.path.isdir(spec['dataset_dir']):
+        raise PipelineConfigError(f'{path}: "dataset_dir" names {spec["dataset_dir"]}, which '
+                                  f'is not a folder')
     spec['config_file'] = os.path.abspath(path)
     return spec
 

@@ -27,7 +27,8 @@ def tighten_box(grey, box, max_shrink=np.inf, min_contrast=3.0):
         max_shrink (float): the most any side moves in, in pixels.
         min_contrast (float): robust standard deviations a pixel must differ by.
     Returns:
-        list[float]: ``(x1, y1, x2, y2)``, never larger than ``box``.
+        list[float]: ``(x1, y1, x2, y2)``, never larger than ``box``, with x1 < x2 and
+        y1 < y2 when ``box`` has them.
     """
     height, width = grey.shape
     x1, y1, x2, y2 = (int(round(v)) for v in box)
@@ -57,5 +58,7 @@ def tighten_box(grey, box, max_shrink=np.inf, min_contrast=3.0):
     box = np.asarray(box, np.float64)
     low = np.minimum(box[:2] + max_shrink, box[2:])
     high = np.maximum(box[2:] - max_shrink, box[:2])
-    return np.concatenate([np.clip(tight[:2], box[:2], low),
-                           np.clip(tight[2:], high, box[2:])]).tolist()
+    out = np.concatenate([np.clip(tight[:2], box[:2], low), np.clip(tight[2:], high, box[2:])])
+    if not (out[0] < out[2] and out[1] < out[3]):  # a sub-pixel box: its rounded pixels
+        return box.tolist()                        # stood out beside it, not within
+    return out.tolist()

@@ -268,6 +268,10 @@ def _settings(r, profile):
              f'{profile["median_width"]}x{profile["median_height"]})'],
             ['images (train / val / test)', ' / '.join(str(profile['images'][s])
                                                        for s in ('train', 'val', 'test'))],
+            ['images skipped (unreadable or missing)',
+             f'{profile["check"]["skipped_images"]} (listed in '
+             f'{profile["check"]["skipped_file"]}; dataset check: '
+             f'{profile["check"]["summary_file"]})'],
             ['pseudo boxes (train)', f'{r["pseudo_boxes"].get("boxes", "n/a")} on '
              f'{r["pseudo_boxes"].get("images", "n/a")} images']]
     if anchors:
