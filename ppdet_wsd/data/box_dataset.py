@@ -12,6 +12,7 @@ import numpy as np
 from ppdet.utils.logger import setup_logger
 
 from ..registry import register_data_source
+from ..review.apply import excluded_images
 from .ground_truth import GroundTruthImage
 from .image_label_dataset import ImageLabelDataSet
 from .labels import DatasetError, file_key
@@ -99,7 +100,9 @@ class BoxLabelDataSet(ImageLabelDataSet):
          'gt_score': float32 [N, 1] in [0, 1]}
 
     Good images have ``N = 0``. A box of a class the image label excludes is
-    dropped (the image label is the trusted supervision).
+    dropped (the image label is the trusted supervision). Images a review found
+    without a visible defect (``info.excluded_images``, :mod:`ppdet_wsd.review.apply`)
+    are left out.
 
     Args:
         boxes_file (str): COCO json (``pseudo_boxes.json`` or, for the fully
@@ -165,9 +168,12 @@ class BoxLabelDataSet(ImageLabelDataSet):
         super().parse_dataset()
         path = self.boxes_path()
         boxes = read_coco_boxes(path, self.classes)
+        excluded = excluded_images(path)
         missing, dropped, records = 0, 0, []
         for record in self.roidbs:
             key = file_key(record['im_file'], self.image_root)
+            if key in excluded:
+                continue
             if key not in boxes:
                 missing += 1
             bbox, cls, score = boxes.get(key, (np.zeros((0, 4), np.float32),
@@ -184,6 +190,9 @@ class BoxLabelDataSet(ImageLabelDataSet):
                            f'no entry (trained as images without boxes)')
         if dropped:
             logger.info(f'{path}: left out {dropped} defective images without boxes')
+        if excluded:
+            logger.info(f'{path}: left out {len(excluded)} images a review found without '
+                        f'a visible defect')
         self.roidbs = records
         logger.info(f'{path}: {sum(len(r["gt_bbox"]) for r in records)} boxes on '
                     f'{sum(len(r["gt_bbox"]) > 0 for r in records)} of {len(records)} images')

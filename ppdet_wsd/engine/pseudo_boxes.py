@@ -111,13 +111,15 @@ def _chunk_records(cam_method, transforms, generator, records, classes, class_th
 
 def to_coco(results, classes, image_root, info):
     """COCO dict of pseudo boxes: every image (good ones with no box), per-box ``score``,
-    image labels and class scores carried on each image entry."""
+    image labels, class scores and (when the record has one) the ``heat_map`` picture's
+    path carried on each image entry."""
     cat_id = {c: i + 1 for i, c in enumerate(classes)}
     images, annotations = [], []
     for image_id, r in enumerate(results, start=1):
         images.append({'id': image_id, 'file_name': file_key(r['file'], image_root),
                        'width': r['width'], 'height': r['height'],
-                       'image_labels': r['image_labels'], 'class_scores': r['class_scores']})
+                       'image_labels': r['image_labels'], 'class_scores': r['class_scores'],
+                       **({'heat_map': r['heat_map']} if r.get('heat_map') else {})})
         for b in r['boxes']:
             x1, y1, x2, y2 = b['box']
             annotations.append({'id': len(annotations) + 1, 'image_id': image_id,

@@ -28,6 +28,11 @@ from ..evidence.store import FeatureStore
 from ..metrics.box_mode import NO_BOXES
 from ..metrics.image_level import image_level_report
 from ..metrics.pseudo_box_report import localization_metrics
+from ..review.apply import apply_review
+from ..review.heat import level_scaled, write_heat_map
+from ..review.pseudo_file import PSEUDO_FILE, UNREVIEWED_FILE
+from ..review.refit import refit_extent
+from ..review.store import REVIEW_FILE, read_review
 from ..utils.atomic import write_json_atomic
 from ..visualization.heatmap import caption, normalise_map, overlay_heatmap
 from ..visualization.review import (choose_review_files, render_review, save_review,
@@ -156,10 +161,7 @@ def _grid_picture(model, result):
     scores = result['class_scores']
     best = max(scores, key=scores.get)
     levels = model.levels_of(best)
-    grid_map = result['grid_maps'][model.classes.index(best)]
-    top = levels.level if levels.level is not None else float(grid_map.max())
-    span = max(top - levels.background, 1e-6)
-    heat = np.clip((grid_map - levels.background) / (2 * span), 0, 1)
+    heat = level_scaled(result['grid_maps'][model.classes.index(best)], levels)
     image = read_image_rgb(result['path'])
     heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     judged = ';'.join(c for c, s in scores.items() if s >= VERDICT_THRESHOLD) or 'good'
@@ -236,19 +238,32 @@ def run_classifier_eval(task):
 
 
 def run_pseudo_boxes(task):
-    """Stage 2: pseudo boxes for the training images (COCO json, a score per box) and
-    review pictures of a label-balanced sample (``review/index.html``)."""
+    """Stage 2: pseudo boxes for the training images (COCO json, a score per box), a heat-map
+    picture per labelled image (``heat/``, for ``tools/review.py``) and review pictures of
+    a label-balanced sample (``review/index.html``).
+
+    With a review file (``review.json``, written by ``tools/review.py``) the box extent is
+    refitted on the reviewed images (:func:`~ppdet_wsd.review.refit.refit_extent`) and the
+    decisions are folded in (:func:`~ppdet_wsd.review.apply.apply_review`); the boxes
+    before the review are kept in ``pseudo_boxes_unreviewed.json``."""
     model, store = load_model(task)
     images, image_root, classes = load_dataset(task['dataset_dir'], task.get('skip_files', ()))
     train = [im for im in images if im.split == 'train']
-    review = review_sample(train, classes, model.settings['num_review'])
+    review = read_review(os.path.join(task['stage_dir'], REVIEW_FILE))
+    refit = refit_extent(model, store, train, image_root, review) if review['images'] else None
+    sample = review_sample(train, classes, model.settings['num_review'])
     results = []
-    for r in evidence_results(model, store, train, image_root, desc='pseudo boxes (train)'):
+    for index, r in enumerate(evidence_results(model, store, train, image_root,
+                                               desc='pseudo boxes (train)')):
         record = {'file': r['path'], 'height': r['height'], 'width': r['width'],
                   'image_labels': r['image_labels'], 'class_scores': r['class_scores'],
                   'boxes': [{k: b[k] for k in ('class', 'box', 'score', 'above_level')}
                             for b in r['boxes']]}
-        if r['file'] in review:
+        if r['image_labels']:
+            record['heat_map'] = write_heat_map(task['stage_dir'], index, r['grid_maps'],
+                                                r['image_labels'], model,
+                                                (r['height'], r['width']))
+        if r['file'] in sample:
             ids = [classes.index(c) for c in r['image_labels']]
             maps = np.stack([cv2.resize(r['grid_maps'][k], (r['width'], r['height']))
                              for k in ids]) if ids else np.zeros((0, r['height'], r['width']))
@@ -259,7 +274,12 @@ def run_pseudo_boxes(task):
             'image_root': os.path.abspath(image_root),
             'settings': {k: model.settings[k] for k in BOX_KEYS}}
     coco = to_coco(results, classes, image_root, info)
-    write_json_atomic(os.path.join(task['stage_dir'], 'pseudo_boxes.json'), coco)
+    summary = None
+    if review['images']:
+        write_json_atomic(os.path.join(task['stage_dir'], UNREVIEWED_FILE), coco)
+        coco, summary = apply_review(coco, review)
+        coco['info'].update(few_boxes_used=summary['images_reviewed'], refit=refit)
+    write_json_atomic(os.path.join(task['stage_dir'], PSEUDO_FILE), coco)
     write_review_gallery(task['stage_dir'], results, f'Pseudo boxes: {model.heat_map} map', [
         f'{len(results)} training images, {len(coco["annotations"])} boxes',
         'Each picture: the image\'s strongest labelled class map over it, and every pseudo '
@@ -267,4 +287,5 @@ def run_pseudo_boxes(task):
         'class level, kept because the image is labelled defective). Good images get no box.'])
     return {'boxes': len(coco['annotations']), 'images': len(coco['images']),
             'boxes_above_level': sum(b['above_level'] for r in results for b in r['boxes']),
-            'few_boxes_used': 0}
+            'few_boxes_used': summary['images_reviewed'] if summary else 0,
+            'review': summary and dict(summary, refit=refit)}

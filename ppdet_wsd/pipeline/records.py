@@ -28,6 +28,7 @@ from .spec import merge
 
 DONE = 'stage.json'
 STARTED = 'stage.started.json'
+KEEP = ('review.json',)  # a person's decisions (tools/review.py): never wiped with a stage
 
 
 def resolved_stage_config(path):
@@ -87,13 +88,18 @@ def start(stage_dir, print_):
     Returns:
         bool: True when partial work of the same fingerprint is kept (a resume);
         False when the folder was empty or was wiped (other settings, or finished
-        with other settings).
+        with other settings) -- all but the files of :data:`KEEP`.
     """
     started = read_record(stage_dir, STARTED)
     resume = bool(started) and started.get('fingerprint') == print_ \
         and read_record(stage_dir) is None
     if not resume and os.path.isdir(stage_dir):
-        shutil.rmtree(stage_dir)
+        for name in set(os.listdir(stage_dir)) - set(KEEP):
+            path = os.path.join(stage_dir, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
     os.makedirs(stage_dir, exist_ok=True)
     write_json_atomic(os.path.join(stage_dir, STARTED), {'fingerprint': print_})
     return resume

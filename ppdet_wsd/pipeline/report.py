@@ -40,8 +40,10 @@ DEFINITIONS = {
     'det_map50': "the detector's COCO mAP@0.5 on the test split (class-agnostic when the "
                  'evaluation mode is: every true box and detection one class "defect")',
     'det_map50_95': "the detector's COCO mAP@[.5:.95] on the test split",
-    'few_boxes_used': 'boxed val images used to choose pseudo-box thresholds (0: none, no '
-                      'ground truth read for training)',
+    'few_boxes_used': 'training images whose pseudo boxes a person reviewed '
+                      '(tools/review.py; 0: none, no box drawn by a person used)',
+    'reviewed': 'the review folded into the pseudo boxes: images and boxes reviewed, per '
+                'class, and the box extent refitted on them (null: no review)',
     'images_per_second_infer': 'the exported detector, one image at a time incl. decoding',
     'model_size_mb': 'the exported detector, MiB',
 }
@@ -127,6 +129,7 @@ def report_numbers(spec, profile, command_line, wall_seconds):
         'threshold_basis': verdict.get('threshold_basis'),
         'operating_threshold': det and det['operating_threshold'],
         'few_boxes_used': pseudo.get('few_boxes_used', 0),
+        'reviewed': pseudo.get('review'),
         'seconds_per_stage': {s: r and r['seconds'] for s, r in stage_records.items()},
         'resumed_stages': [s for s, r in stage_records.items() if r and r.get('resumed')],
         'wall_seconds_this_run': wall_seconds,

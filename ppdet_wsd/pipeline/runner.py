@@ -20,6 +20,7 @@ from ..utils.atomic import write_json_atomic, write_text_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from ..evidence.geometry import choose_canvas, choose_short_side
+from ..review.store import REVIEW_FILE, ReviewFileError, review_fingerprint
 from .box_truth import dataset_box_mode
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'worker.py')
@@ -153,6 +154,12 @@ def stage_settings(spec, profile):
         'evaluation': spec['evaluation'],
         'export': spec['export'],
     }
+    try:
+        review = review_fingerprint(os.path.join(spec['output_dir'], 'pseudo_boxes', REVIEW_FILE))
+    except ReviewFileError as e:
+        raise PipelineError(f'stage "pseudo_boxes": {e}') from e
+    if review is not None:  # a person's decisions (tools/review.py) redo stages 3-6 only
+        own['pseudo_boxes']['review'] = review
     truth = truth_signature(spec)
     settings = {}
     for stage in STAGES:

@@ -151,6 +151,7 @@ def write_report_page(out, report, cls, det, profile):
             'few_boxes_used', 'images_per_second_infer', 'model_size_mb']
     parts.append(_table(['number', 'value', 'what it is'], [
         [k, _value(r, k), r['definitions'].get(k, '')] for k in keys]))
+    parts += _reviewed(r.get('reviewed'))
     parts += _class_tables(r, profile)
     if r['evaluation_mode'] == CLASS_AGNOSTIC:
         parts += _type_table(r)
@@ -207,8 +208,28 @@ def _verdict(r, profile):
             f'at threshold {r["verdict_threshold"]:.3f} (chosen on: {r["threshold_source"]}'
             f'{basis}; verdict source chosen by val AUROC: {val}). '
             f'It was trained from image labels only'
-            + (f' (plus {r["few_boxes_used"]} boxed val images)' if r['few_boxes_used'] else '')
+            + (f' (plus a person\'s review of {r["few_boxes_used"]} training images\' pseudo '
+               f'boxes)' if r['few_boxes_used'] else '')
             + '.</p>')
+
+
+def _reviewed(review):
+    """The reviewed-boxes block (tools/review.py), or nothing without a review."""
+    if not review:
+        return []
+    refit = review['refit'] or {}
+    extent = (f'box extent refitted on them: {refit["extent_before"]} -> {refit["extent"]}'
+              if refit.get('refitted') else
+              f'box extent kept at {refit.get("extent")} ({refit.get("reason", "no review")})')
+    return ['<h2>Reviewed pseudo boxes</h2>',
+            f'<p>{review["images_reviewed"]} training images reviewed ({review["no_defect_images"]} '
+            f'with no defect visible, left out of training), {review["boxes_reviewed"]} boxes '
+            f'decided: {review["boxes_accepted"]} accepted at full weight (of them '
+            f'{review["boxes_redrawn"]} redrawn, {review["boxes_relabelled"]} relabelled, '
+            f'{review["boxes_added"]} added), {review["boxes_rejected"]} rejected; '
+            f'{html.escape(extent)}.</p>',
+            _table(['class', 'images reviewed', 'accepted boxes'],
+                   [[c, v['images'], v['boxes']] for c, v in review['per_class'].items()])]
 
 
 def _type_table(r):
