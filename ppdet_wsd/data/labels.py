@@ -109,6 +109,20 @@ def parse_label(text):
     return tuple(sorted(set(names)))
 
 
+def _first_rows(path, columns, problems):
+    """``(line, row, file)`` of each CSV row whose ``file`` (slashes normalised) is not
+    listed on an earlier line; a repeat is added to ``problems`` naming both lines."""
+    seen = {}
+    for line, row in _read_csv(path, columns, problems):
+        file = row['file'].replace('\\', '/')
+        if file in seen:
+            problems.append(f'{path}: line {line}: "{file}" is listed again '
+                            f'(first on line {seen[file]})')
+            continue
+        seen[file] = line
+        yield line, row, file
+
+
 def scan_labels_csv(path):
     """Read ``labels.csv``, collecting every problem instead of stopping at the first.
 
@@ -118,15 +132,8 @@ def scan_labels_csv(path):
         an empty or inconsistent label, a file listed again), each naming the file and
         line.
     """
-    problems = []
-    images, seen = [], {}
-    for line, row in _read_csv(path, ('file', 'label'), problems):
-        file = row['file'].replace('\\', '/')
-        if file in seen:
-            problems.append(f'{path}: line {line}: "{file}" is listed again '
-                            f'(first on line {seen[file]})')
-            continue
-        seen[file] = line
+    problems, images = [], []
+    for line, row, file in _first_rows(path, ('file', 'label'), problems):
         try:
             labels = parse_label(row['label'])
         except DatasetError as err:
@@ -152,14 +159,8 @@ def read_labels_csv(path):
 def scan_splits_csv(path):
     """Read ``splits.csv`` into ``({file: split}, problems)`` (see :func:`scan_labels_csv`;
     a split not in ``SPLITS`` and a file listed twice are problems)."""
-    problems, splits, seen = [], {}, {}
-    for line, row in _read_csv(path, ('file', 'split'), problems):
-        file = row['file'].replace('\\', '/')
-        if file in seen:
-            problems.append(f'{path}: line {line}: "{file}" is listed again '
-                            f'(first on line {seen[file]})')
-            continue
-        seen[file] = line
+    problems, splits = [], {}
+    for line, row, file in _first_rows(path, ('file', 'split'), problems):
         if row['split'] not in SPLITS:
             problems.append(f'{path}: line {line}: split must be one of '
                             f'{"/".join(SPLITS)}, got "{row["split"]}"')
