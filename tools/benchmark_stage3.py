@@ -10,7 +10,7 @@ import shlex
 import sys
 
 from ppdet_wsd.benchmarks.report import provenance
-from ppdet_wsd.benchmarks.stage3 import benchmark_stage3
+from ppdet_wsd.benchmarks.stage3 import VARIANTS, benchmark_stage3
 from ppdet_wsd.pipeline.spec import load_pipeline_config, make_parser, parse_overrides
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,10 +28,12 @@ def main():
     parser = make_parser(__doc__)
     parser.add_argument('--name', required=True, help='dataset name for the section title')
     parser.add_argument('--doc', default=os.path.join(REPO, 'docs', 'benchmarks.md'))
+    parser.add_argument('--variants', nargs='*', default=list(VARIANTS), choices=list(VARIANTS),
+                        help='variants to run now (finished ones are kept in the table)')
     flags = parser.parse_args()
     spec = load_pipeline_config(flags.config, parse_overrides(flags.opt))
     benchmark_stage3(spec, 'python ' + shlex.join(sys.argv), flags.doc, flags.name,
-                     provenance(REPO) + NOTES)
+                     provenance(REPO) + NOTES, flags.variants)
 
 
 if __name__ == '__main__':

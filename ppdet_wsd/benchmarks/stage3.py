@@ -11,6 +11,7 @@ Variants (each its own output folder ``<run>_<variant>``, run by the pipeline ru
   detector. Only this row reads ground-truth boxes for training, and says so.
 """
 import copy
+import json
 import os
 import shutil
 
@@ -51,11 +52,23 @@ def variant_spec(spec, variant_dir, opts):
     return out
 
 
-def run_variants(spec, command_line):
-    """Run the pipeline of ``spec`` (stages 1-6) and then each variant of
-    :data:`VARIANTS`; returns ``{name: report}`` with the run under ``'default'``."""
+def variant_report(spec, name):
+    """The report of variant ``name`` of ``spec``'s run, or None when it has not run."""
+    path = os.path.join(f'{spec["output_dir"].rstrip(os.sep)}_{name}', 'report.json')
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def run_variants(spec, command_line, names=tuple(VARIANTS)):
+    """Run the pipeline of ``spec`` (stages 1-6; skipped when finished) and then the
+    variants ``names`` of :data:`VARIANTS`; returns ``{name: report}`` with the run under
+    ``'default'`` and the reports of variants run earlier (None if never run)."""
     reports = {'default': run_pipeline(spec, command_line)}
-    for name, (_, opts) in VARIANTS.items():
+    reports.update({name: variant_report(spec, name) for name in VARIANTS})
+    for name in names:
+        opts = VARIANTS[name][1]
         variant_dir = f'{spec["output_dir"].rstrip(os.sep)}_{name}'
         prepare_variant(spec['output_dir'], variant_dir)
         if name == 'supervised':  # the only training that reads true boxes
@@ -66,6 +79,8 @@ def run_variants(spec, command_line):
 
 
 def _row(label, report, full_map50):
+    if report is None:
+        return f'| {label} | not run |' + ' |' * 9
     det = report['detector'] or {}
     seconds = report['seconds_per_stage']['detector']
     at = det.get('at_operating_threshold') or {}
@@ -81,7 +96,7 @@ def _row(label, report, full_map50):
 def stage3_lines(reports, classes):
     """The markdown table (and per-class table, refinement rounds) of :func:`run_variants`."""
     default = reports['default']
-    full = reports['supervised']['det_map50']
+    full = (reports['supervised'] or {}).get('det_map50')
     loc = default['localization'] or {}
     lines = ['| run | mAP@0.5 | mAP@[.5:.95] | class-agnostic mAP@0.5 | weak / full | '
              'fit to own targets (train mAP@0.5) | detector miss / over-kill at its val '
@@ -99,7 +114,7 @@ def stage3_lines(reports, classes):
              '| (a) pseudo boxes | ' + ' | '.join(
                  _fmt((loc.get('per_class_ap50') or {}).get(c)) for c in classes) + ' |']
     for name, label in (('no_refinement', '(b)'), ('default', '(c)'), ('supervised', '(d)')):
-        per_class = (reports[name]['detector'] or {}).get('per_class_ap50') or {}
+        per_class = ((reports[name] or {}).get('detector') or {}).get('per_class_ap50') or {}
         lines.append(f'| {label} | ' + ' | '.join(_fmt(per_class.get(c)) for c in classes) + ' |')
     lines += ['', f'Pipeline verdict (c): source **{default["verdict_source"]}** (val AUROC '
               f'{default["verdict_val_auroc"]}), test miss {_fmt(default["miss_rate"])} / '
@@ -108,13 +123,14 @@ def stage3_lines(reports, classes):
     return lines
 
 
-def benchmark_stage3(spec, command_line, doc_path, key, header):
+def benchmark_stage3(spec, command_line, doc_path, key, header, names=tuple(VARIANTS)):
     """Run :func:`run_variants` and write section ``stage3:<key>`` of ``doc_path``."""
-    reports = run_variants(spec, command_line)
+    reports = run_variants(spec, command_line, names)
     classes = reports['default']['dataset']['classes']
     lines = list(header) + stage3_lines(reports, classes) + [
         'Reports: ' + ', '.join(f'`{r["config"]["output_dir"]}/report.html`'
-                                for r in reports.values())]
+                                for r in reports.values() if r) + ' (each with its own '
+        'command, commit and wall times in report.json)']
     write_section(doc_path, f'stage3:{key}', f'Stage 3 on {key}: weak vs full, same recipe',
                   lines)
     return reports

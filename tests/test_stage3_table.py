@@ -1,0 +1,34 @@
+"""The stage-3 benchmark table: rows from the pipeline reports of each variant."""
+from ppdet_wsd.benchmarks.stage3 import stage3_lines, variant_spec
+
+
+def _report(det_map50, fit, ap):
+    return {'det_map50': det_map50, 'det_map50_95': det_map50 / 2, 'det_map50_agnostic': 0.5,
+            'fit_map50': fit, 'images_per_second_infer': 12.0,
+            'seconds_per_stage': {'detector': 300.0},
+            'detector': {'per_class_ap50': {'crack': ap}, 'image_auroc': 0.9,
+                         'at_operating_threshold': {'miss_rate': 0.1, 'overkill_rate': 0.2}},
+            'localization': {'map50': 0.2, 'map50_95': 0.05, 'per_class_ap50': {'crack': 0.2}},
+            'verdict_source': 'classifier', 'verdict_val_auroc': {'classifier': 0.99},
+            'miss_rate': 0.05, 'overkill_rate': 0.04, 'verdict_threshold': 0.3}
+
+
+def test_rows_weak_over_full_and_a_variant_not_run():
+    reports = {'default': _report(0.3, 0.6, 0.3), 'supervised': _report(0.6, 0.9, 0.6),
+               'no_refinement': None}
+    lines = stage3_lines(reports, ['crack'])
+    table = '\n'.join(lines)
+    assert '| (a) pseudo boxes alone (made for the test images from their labels) | 0.200 | ' \
+           '0.050 | n/a | 0.33 |' in table
+    assert '| (c) weak detector with refinement (the default pipeline) | 0.300 | 0.150 | 0.500 ' \
+           '| 0.50 | 0.600 | 0.100 / 0.200 | 0.900 | 300 s | 12.0 |' in table
+    assert '| (b) weak detector, no refinement | not run |' in table
+    assert '| (d) | 0.600 |' in table and 'source **classifier**' in table
+
+
+def test_a_variant_writes_beside_the_run_with_its_own_detector_opts():
+    spec = {'output_dir': 'out/run', 'detector': {'opts': {'epoch': 3}}}
+    variant = variant_spec(spec, 'out/run_x', {'Refinement': {'enable': False}})
+    assert variant['output_dir'] == 'out/run_x'
+    assert variant['detector']['opts'] == {'epoch': 3, 'Refinement': {'enable': False}}
+    assert spec['detector']['opts'] == {'epoch': 3}, 'the run itself is untouched'
