@@ -22,8 +22,8 @@ def test_rows_weak_over_full_and_a_variant_not_run():
            '0.050 | n/a | 0.33 |' in table
     assert '| (c) weak detector with refinement (the default pipeline) | 0.300 | 0.150 | 0.500 ' \
            '| 0.50 | 0.600 | 0.100 / 0.200 | 0.900 | 300 s | 12.0 |' in table
-    assert '| (b) weak detector, no refinement | not run |' in table
-    assert '| (d) | 0.600 |' in table and 'source **classifier**' in table
+    assert '| (b) weak detector, no refinement | not run |' + ' |' * 8 in lines
+    assert '| (d) | 0.600 |' in table and 'source **classifier** (val AUROC classifier 0.990)' in table
 
 
 def test_a_variant_writes_beside_the_run_with_its_own_detector_opts():

@@ -80,7 +80,7 @@ def run_variants(spec, command_line, names=tuple(VARIANTS)):
 
 def _row(label, report, full_map50):
     if report is None:
-        return f'| {label} | not run |' + ' |' * 9
+        return f'| {label} | not run |' + ' |' * 8
     det = report['detector'] or {}
     seconds = report['seconds_per_stage']['detector']
     at = det.get('at_operating_threshold') or {}
@@ -116,8 +116,9 @@ def stage3_lines(reports, classes):
     for name, label in (('no_refinement', '(b)'), ('default', '(c)'), ('supervised', '(d)')):
         per_class = ((reports[name] or {}).get('detector') or {}).get('per_class_ap50') or {}
         lines.append(f'| {label} | ' + ' | '.join(_fmt(per_class.get(c)) for c in classes) + ' |')
+    val = ', '.join(f'{k} {_fmt(v)}' for k, v in (default['verdict_val_auroc'] or {}).items())
     lines += ['', f'Pipeline verdict (c): source **{default["verdict_source"]}** (val AUROC '
-              f'{default["verdict_val_auroc"]}), test miss {_fmt(default["miss_rate"])} / '
+              f'{val}), test miss {_fmt(default["miss_rate"])} / '
               f'over-kill {_fmt(default["overkill_rate"])} at {_fmt(default["verdict_threshold"])}'
               f' (chosen on val).', '']
     return lines
@@ -127,7 +128,7 @@ def benchmark_stage3(spec, command_line, doc_path, key, header, names=tuple(VARI
     """Run :func:`run_variants` and write section ``stage3:<key>`` of ``doc_path``."""
     reports = run_variants(spec, command_line, names)
     classes = reports['default']['dataset']['classes']
-    lines = list(header) + stage3_lines(reports, classes) + [
+    lines = list(header) + [''] + stage3_lines(reports, classes) + [
         'Reports: ' + ', '.join(f'`{r["config"]["output_dir"]}/report.html`'
                                 for r in reports.values() if r) + ' (each with its own '
         'command, commit and wall times in report.json)']
