@@ -137,17 +137,20 @@ def load_model(task):
     return model, store
 
 
-def classifier_scores(task, files):
+def classifier_scores(output_dir, image_root, files):
     """The stage-1 classifier's class probabilities of dataset images (the verdict's
-    ``classifier`` source), from the run's feature cache.
+    ``classifier`` source), from the run's feature cache. Only the fitted model is read
+    (no box settings, no config).
 
     Args:
-        files (list[str]): image names relative to the dataset's image folder.
+        output_dir (str): the pipeline's output folder.
+        image_root (str): the dataset's image folder.
+        files (list[str]): image names relative to ``image_root``.
     Returns:
         tuple: ``(float32 [N, C] in [0, 1], class names)``.
     """
-    model, store = load_model(task)
-    _, image_root, _ = load_dataset(task['dataset_dir'])
+    model = EvidenceModel.load(os.path.join(output_dir, 'classifier', MODEL_DIR))
+    store = feature_store(output_dir, InputGeometry(**model.geometry))
     paths = [os.path.join(image_root, f) for f in files]
     store.fill(paths, desc='features (verdict)')
     scores = [model.image_scores(store.get(p)) for p in paths]

@@ -128,18 +128,18 @@ def run_detector(task):
     return _train(task, cfg, validate=False)
 
 
-def _verdict(task, val, test, classes):
-    """:func:`choose_verdict` between the detector's and the stage-1 classifier's scores."""
-    sources = {}
-    for name, split in (('val', val), ('test', test)):
-        scores, order = classifier_scores(task, split['files'])
-        if list(order) != list(classes):
-            raise ValueError(f'the classifier\'s classes {order} differ from the detector\'s '
-                             f'{classes}')
-        sources[name] = source_scores(split['class_scores'], scores)
+def _verdict(task, val, test, classes, image_root):
+    """:func:`choose_verdict` between the detector's and the stage-1 classifier's scores
+    of the val and test images (their files relative to ``image_root``)."""
+    scores, order = classifier_scores(task['output_dir'], image_root, val['files'] + test['files'])
+    if list(order) != list(classes):
+        raise ValueError(f'the classifier\'s classes {order} differ from the detector\'s '
+                         f'{classes}')
+    val_sources = source_scores(val['class_scores'], scores[:len(val['files'])])
+    test_sources = source_scores(test['class_scores'], scores[len(val['files']):])
     fixed = task['spec']['evaluation']['threshold']
-    return choose_verdict(val['labels'], sources['val'], test['labels'], sources['test'],
-                          classes, None if fixed == 'val' else float(fixed))
+    return choose_verdict(val['labels'], val_sources, test['labels'], test_sources, classes,
+                          None if fixed == 'val' else float(fixed))
 
 
 def run_evaluation(task):
@@ -162,10 +162,10 @@ def run_evaluation(task):
     test.update(operating_threshold=threshold, threshold_source=source,
                 val_image_auroc=val['image_auroc'])
     model, classes = trained_model(cfg)
-    test['verdict'] = _verdict(task, val, test, classes)
+    split = dataset_split('test')
+    test['verdict'] = _verdict(task, val, test, classes, split.image_root)
     fit = fit_to_targets(cfg)
     test['fit_to_targets'] = {k: fit.get(k) for k in FIT_KEYS}
-    split = dataset_split('test')
     grid = _grid_files(split, task['spec']['evaluation']['grid_images'])
     detect_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes, threshold,
                   save_pictures=False)
