@@ -146,14 +146,17 @@ class BoxLabelDataSet(ImageLabelDataSet):
         super().set_epoch(epoch_id)
         self.epoch_order = self.epoch_indices(epoch_id)
 
-    def __len__(self):
+    def _order(self):
+        """The current epoch's indices (the first epoch's when set_epoch was not called)."""
         if self.epoch_order is None:
             self.epoch_order = self.epoch_indices(0)
-        return len(self.epoch_order)
+        return self.epoch_order
+
+    def __len__(self):
+        return len(self._order())
 
     def __getitem__(self, idx):
-        len(self)  # the first epoch's draw, when set_epoch was not called
-        return super().__getitem__(int(self.epoch_order[idx]))
+        return super().__getitem__(int(self._order()[idx]))
 
     def boxes_path(self):
         """The boxes file (a path like ``dataset_dir``: absolute or from the working folder)."""

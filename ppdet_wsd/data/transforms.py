@@ -26,6 +26,12 @@ class DecodeImage(BaseOperator):
         return sample
 
 
+def letterbox_scale(height, width, canvas):
+    """The one scale that fits a ``height`` x ``width`` image into ``canvas`` ``[H, W]``
+    with its aspect ratio kept (:class:`LetterboxResize`)."""
+    return min(canvas[0] / height, canvas[1] / width)
+
+
 @register_transform
 class LetterboxResize(BaseOperator):
     """Resize an image to fit a fixed canvas with its aspect ratio kept, then pad the
@@ -53,7 +59,7 @@ class LetterboxResize(BaseOperator):
     def apply(self, sample, context=None):
         image = sample['image']
         height, width = image.shape[:2]
-        scale = min(self.canvas[0] / height, self.canvas[1] / width)
+        scale = letterbox_scale(height, width, self.canvas)
         new_h = min(self.canvas[0], max(1, int(round(height * scale))))
         new_w = min(self.canvas[1], max(1, int(round(width * scale))))
         resized = cv2.resize(image, (new_w, new_h), interpolation=self.interp)

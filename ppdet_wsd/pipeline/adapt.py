@@ -11,6 +11,8 @@ import json
 import numpy as np
 from PIL import Image
 
+from ..data.transforms import letterbox_scale
+
 READERS = ('TrainReader', 'EvalReader', 'TestReader')
 BASE_ASPECTS = (0.5, 1.0, 2.0)
 
@@ -49,7 +51,7 @@ def pseudo_box_shapes(boxes_file, canvas):
     sides, aspects = [], []
     for ann in coco['annotations']:
         im = images[ann['image_id']]
-        scale = min(canvas[0] / im['height'], canvas[1] / im['width'])
+        scale = letterbox_scale(im['height'], im['width'], canvas)
         w, h = ann['bbox'][2] * scale, ann['bbox'][3] * scale
         if w > 0 and h > 0:
             sides.append(np.sqrt(w * h))
