@@ -20,7 +20,9 @@ def _saved(page, action, count):
 
 
 def _drag(page, x1, y1, x2, y2):
-    """Drag over the image from (x1, y1) to (x2, y2) in image pixels (64x48 at 10x)."""
+    """Drag over the image from (x1, y1) to (x2, y2) in image pixels (64x48 at 10x), once
+    the photo has loaded or failed (a refused image, like ``link.png``, lays out only then)."""
+    page.wait_for_function('document.getElementById("photo").complete')
     box = page.locator('#overlay').bounding_box()
     page.mouse.move(box['x'] + 10 * x1, box['y'] + 10 * y1)
     page.mouse.down()
@@ -57,6 +59,8 @@ def test_review_in_a_real_browser(tmp_path):
         page.keyboard.press('n')
         _saved(page, 'no_defect', 5)
         page.keyboard.press('ArrowRight')              # link.png: add a box by dragging
+        page.wait_for_function('document.getElementById("status").textContent.startsWith('
+                               '"cannot show link.png: \'link.png\' leads outside")')
         page.keyboard.press('b')
         _drag(page, 40, 30, 60, 45)
         _saved(page, 'add', 6)

@@ -284,6 +284,11 @@ window.addEventListener('mouseup', (event) => {
   else decide({action: 'add', xyxy, class: addClass()});
 });
 
+$('photo').addEventListener('error', () => {
+  const file = $('photo').dataset.file;
+  fetch(imageUrl('image', file)).then((r) => r.json()).catch(() => ({}))
+    .then((body) => status(`cannot show ${file}: ${body.error || 'the image did not load'}`, true));
+});
 $('prev').onclick = () => go(-1);
 $('next').onclick = () => go(1);
 $('no-defect').onclick = () => act('n');
