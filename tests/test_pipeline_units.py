@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO_ROOT
 from ppdet_wsd.evidence.geometry import choose_canvas, choose_short_side
 from ppdet_wsd.pipeline import records
-from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_canvas
+from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_canvas, step_schedule
 from ppdet_wsd.pipeline.runner import (STAGES, PipelineError, plan_fingerprints,
                                        profile_dataset, stages_to_run)
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config, parse_overrides
@@ -49,6 +49,8 @@ def test_stage_configs_resolve_relative_to_the_file_naming_them(tmp_path, tiny_d
      'evaluation.threshold'),
     ({'dataset_dir': 'd', 'output_dir': 'o', 'detector': {'config': 'missing.yml'}},
      'detector.config" names missing.yml'),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'detector': {'steps': 0}},
+     '"detector.steps" must be a whole number > 0 or null'),
 ])
 def test_config_errors_name_the_file_and_the_key(overrides, message):
     with pytest.raises(PipelineConfigError, match=message) as error:
@@ -88,6 +90,16 @@ def test_anchor_prior_follows_the_pseudo_boxes():
     assert elongated['octave_base_scale'] == 8.0 and elongated['aspect_ratios'][-1] == 4.0
     few = anchor_prior(np.full(5, 12.0), np.ones(5), 8.0, 2.0)
     assert not few['used'] and few['octave_base_scale'] == 2.0
+
+
+def test_a_step_budget_scales_epochs_snapshots_and_refinement_alike():
+    refinement = {'start_epoch': 4, 'interval': 2}
+    assert step_schedule(1200, 70, 8, 2, refinement) == \
+        {'epoch': 17, 'snapshot_epoch': 4, 'Refinement': {'start_epoch': 8, 'interval': 4}}
+    assert step_schedule(1200, 9, 8, 2, refinement) == \
+        {'epoch': 133, 'snapshot_epoch': 33, 'Refinement': {'start_epoch': 66, 'interval': 33}}
+    assert step_schedule(1200, 5000, 8, 2, refinement) == \
+        {'epoch': 2, 'snapshot_epoch': 1, 'Refinement': {'start_epoch': 1, 'interval': 1}}
 
 
 def test_fingerprints_change_only_downstream_of_a_change(tiny_dataset, tmp_path):
@@ -156,3 +168,23 @@ def test_dataset_problems_name_the_stage_and_the_file(tmp_path, tiny_dataset):
         f.write('\n'.join(line.replace(',test', ',train') for line in lines) + '\n')
     with pytest.raises(PipelineError, match='stage "dataset".*the test split has no usable image'):
         profile_dataset(_spec(data, tmp_path))
+
+
+def test_the_detector_trains_for_the_step_budget(tiny_dataset, tmp_path):
+    """The default pipeline's detector: ``detector.steps`` over the tiny train split's epoch
+    (11 defective + 7 good images, batch 8: 3 steps) gives 10 epochs, the cosine schedule
+    and the refinement follow; an ``epoch`` in the detector opts wins."""
+    from ppdet_wsd.pipeline.stages import apply_step_budget, detector_config
+    spec = _spec(tiny_dataset, tmp_path, detector={'steps': 30})
+    task = {'stage': 'detector', 'stage_dir': str(tmp_path / 'out' / 'detector'),
+            'output_dir': str(tmp_path / 'out'), 'dataset_dir': tiny_dataset,
+            'input_canvas': [64, 64], 'spec': spec}
+    cfg = detector_config(task, weights=False)
+    cfg.TrainDataset['boxes_file'] = os.path.join(tiny_dataset, 'annotations.json')
+    assert apply_step_budget(task, cfg) == {'epoch': 10, 'snapshot_epoch': 2,
+                                            'Refinement': {'start_epoch': 5, 'interval': 2}}
+    assert cfg.epoch == 10 and cfg.Refinement['start_epoch'] == 5
+    assert [s.max_epochs for s in cfg.LearningRate['schedulers']
+            if hasattr(s, 'max_epochs')] == [10]
+    spec['detector']['opts'] = {'epoch': 3}
+    assert apply_step_budget(task, detector_config(task, weights=False)) is None

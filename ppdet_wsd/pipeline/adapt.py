@@ -5,6 +5,9 @@
 * The detector's anchor sizes and shapes from the **pseudo boxes** (never from true
   boxes), so small-defect and large-defect datasets get anchors that can match their
   training boxes (:func:`anchor_prior`).
+* The detector's schedule from a budget of optimiser steps, so a line with few defective
+  images trains as long as one with many and a large line does not train for hours
+  (:func:`step_schedule`).
 """
 import json
 
@@ -85,3 +88,27 @@ def anchor_prior(sides, aspects, smallest_stride, default_scale, min_boxes=20):
     prior.update(side_p10=p10, side_median=float(np.median(sides)), aspect_ratios=ratios,
                  octave_base_scale=float(np.clip(p10 / smallest_stride, 1.0, 8.0)), used=True)
     return prior
+
+
+def step_schedule(steps, steps_per_epoch, epochs, snapshot_epoch, refinement):
+    """Epoch settings that train for about ``steps`` optimiser steps, with the snapshot
+    and refinement epochs scaled by the same factor as the epochs (so re-mining starts
+    at the same share of training).
+
+    Args:
+        steps (int): the budget, > 0.
+        steps_per_epoch (int): optimiser steps of one epoch, > 0.
+        epochs, snapshot_epoch (int): the stage config's values.
+        refinement (dict): its ``Refinement`` section (``start_epoch``, ``interval``).
+    Returns:
+        dict: config overrides ``epoch`` (at least 2), ``snapshot_epoch`` and
+        ``Refinement: {start_epoch, interval}`` (each at least 1).
+    """
+    new = max(2, int(round(steps / steps_per_epoch)))
+    factor = new / epochs
+
+    def scaled(value):
+        return max(1, int(round(value * factor)))
+    return {'epoch': new, 'snapshot_epoch': scaled(snapshot_epoch),
+            'Refinement': {'start_epoch': scaled(refinement['start_epoch']),
+                           'interval': scaled(refinement['interval'])}}

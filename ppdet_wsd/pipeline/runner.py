@@ -150,6 +150,7 @@ def stage_settings(spec, profile):
         'pseudo_boxes': {'pseudo': spec['pseudo_boxes']['opts']},
         'detector': {'config': records.resolved_stage_config(spec['detector']['config']),
                      'opts': spec['detector']['opts'],
+                     'steps': spec['detector'].get('steps'),
                      'adapt_anchors': spec['detector'].get('adapt_anchors', True)},
         'evaluation': spec['evaluation'],
         'export': spec['export'],

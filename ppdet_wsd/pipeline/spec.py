@@ -21,7 +21,11 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
     the range ``auto`` chooses in.
 ``classifier`` / ``detector``
     ``config`` (a ppdet-style stage config; the classifier's holds ``PatchEvidence``) and
-    ``opts`` (overrides, as ``-o`` would give).
+    ``opts`` (overrides, as ``-o`` would give). The detector's ``steps``: optimiser
+    steps it trains for (the epochs follow from the epoch size,
+    :func:`ppdet_wsd.pipeline.adapt.step_schedule`), or null for the stage config's
+    ``epoch``; an ``epoch`` in its ``opts`` wins. ``adapt_anchors``: anchor sizes from the
+    pseudo boxes.
 ``pseudo_boxes``
     ``opts`` applied when boxing: only the box keys of ``PatchEvidence``
     (:data:`ppdet_wsd.evidence.settings.BOX_KEYS`).
@@ -47,7 +51,7 @@ DEFAULTS = {
     'input_size': 'auto', 'min_input_size': 320, 'max_input_size': 448,
     'classifier': {'config': None, 'opts': {}},
     'pseudo_boxes': {'opts': {}},
-    'detector': {'config': None, 'opts': {}, 'adapt_anchors': True},
+    'detector': {'config': None, 'opts': {}, 'steps': None, 'adapt_anchors': True},
     'evaluation': {'threshold': 'val', 'grid_images': 24},
     'export': {'speed_images': 50},
 }
@@ -98,7 +102,10 @@ def check_keys_and_types(spec, path):
                               not isinstance(v, bool) and v >= 0) for k in WHOLE_NUMBERS] +
                             [(k, 'true or false', lambda v: isinstance(v, bool))
                              for k in SWITCHES] +
-                            [(k, 'a mapping', lambda v: isinstance(v, dict)) for k in MAPPINGS]):
+                            [(k, 'a mapping', lambda v: isinstance(v, dict)) for k in MAPPINGS] +
+                            [('detector.steps', 'a whole number > 0 or null',
+                              lambda v: v is None or (isinstance(v, int) and
+                                                      not isinstance(v, bool) and v > 0))]):
         if not test(_get(spec, key)):
             raise PipelineConfigError(f'{path}: "{key}" must be {kind}, got '
                                       f'{_get(spec, key)!r}')

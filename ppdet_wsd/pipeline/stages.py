@@ -11,9 +11,10 @@ Ground truth (``annotations.json``, ``masks/``) is read by ``classifier_eval`` a
 """
 import glob
 import json
+import math
 import os
 
-from ppdet.core.workspace import load_config, merge_config
+from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ..deploy.predictor import exported_speed
@@ -21,11 +22,12 @@ from ..engine.commands import (dataset_split, export, fit_to_targets, train, tra
                                val_threshold_and_test)
 from ..engine.config import select_device
 from ..engine.detect import detect_images
+from ..engine.refinement import refinement_options
 from ..metrics import verdict_rates
 from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
-from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas
+from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas, step_schedule
 from .evidence_stages import (classifier_scores, run_classifier, run_classifier_eval,
                               run_pseudo_boxes)
 from .verdict import choose_verdict, source_scores
@@ -50,11 +52,35 @@ def stage_config(task, config, opts):
     cfg['filename'] = task['stage']
     cfg['save_dir'] = task['output_dir']
     set_input_canvas(cfg, task['input_canvas'])
+    _follow_epochs(cfg)
+    select_device(cfg)
+    return cfg
+
+
+def _follow_epochs(cfg):
+    """A cosine schedule ends with ``cfg.epoch``."""
     for scheduler in (cfg.get('LearningRate') or {}).get('schedulers', []):
         if hasattr(scheduler, 'max_epochs'):
             scheduler.max_epochs = cfg.epoch
-    select_device(cfg)
-    return cfg
+
+
+def apply_step_budget(task, cfg):
+    """Set the detector's epochs (and its snapshot and refinement epochs) from the
+    pipeline's ``detector.steps`` and the training set's epoch size
+    (:func:`step_schedule`), unless there is no budget or the detector opts fix
+    ``epoch``. Returns the overrides applied, or None."""
+    detector = task['spec']['detector']
+    if not detector.get('steps') or 'epoch' in (detector['opts'] or {}):
+        return None
+    dataset = create('TrainDataset')()
+    dataset.parse_dataset()
+    per_epoch = max(1, math.ceil(len(dataset) / cfg.TrainReader['batch_size']))
+    schedule = step_schedule(detector['steps'], per_epoch, cfg.epoch, cfg.snapshot_epoch,
+                             refinement_options(cfg))
+    merge_config(schedule)
+    _follow_epochs(cfg)
+    logger.info(f'{detector["steps"]} steps of {per_epoch} per epoch: {schedule}')
+    return schedule
 
 
 def detector_config(task, weights=True):
@@ -112,9 +138,11 @@ def _grid_files(split, num):
 
 
 def run_detector(task):
-    """Stage 3: RetinaNet-MIL on the pseudo boxes and image labels, with anchors sized
-    from the pseudo boxes (``anchors.json``); ``model_final`` after the fixed schedule."""
+    """Stage 3: RetinaNet-MIL on the pseudo boxes and image labels, for the pipeline's
+    step budget (:func:`apply_step_budget`), with anchors sized from the pseudo boxes
+    (``anchors.json``); ``model_final`` after that schedule."""
     cfg = detector_config(task, weights=False)
+    apply_step_budget(task, cfg)
     if task['spec']['detector'].get('adapt_anchors', True):
         # every process derives the same prior from the same file (no waiting on rank 0)
         generator = _anchor_generator(cfg)
