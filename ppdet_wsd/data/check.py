@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .ground_truth import load_ground_truth
-from .image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
+from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
 from ..utils.atomic import write_json_atomic

@@ -4,7 +4,7 @@ import numpy as np
 from ppdet.data.transform.operators import BaseOperator
 
 from ..registry import register_transform
-from .image_io import read_image_rgb
+from ..utils.image_io import read_image_rgb
 
 
 @register_transform

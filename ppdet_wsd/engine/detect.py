@@ -9,7 +9,7 @@ from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
-from ..data.image_io import read_image_rgb
+from ..utils.image_io import read_image_rgb
 from ..metrics.detection_metric import class_box_scores
 from ..utils.atomic import write_json_atomic
 from ..utils.detections import clip_boxes, split_detections

@@ -15,7 +15,7 @@ import numpy as np
 from ppdet.core.workspace import create, load_config, merge_config
 
 from ..data.ground_truth import load_ground_truth
-from ..data.image_io import read_image_rgb
+from ..utils.image_io import read_image_rgb
 from ..data.labels import discover_classes, load_labeled_images
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.features import FeatureExtractor
