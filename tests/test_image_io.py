@@ -2,8 +2,8 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import write_image
+
 from ppdet_wsd.utils.image_io import ImageReadError, read_image_rgb
 
 
