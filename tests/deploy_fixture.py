@@ -64,3 +64,22 @@ def odd_images(folder):
                         rng.randint(0, 65535, (50, 41, 3)).astype(np.uint16)),
             write_image(os.path.join(folder, 'alpha.png'),
                         rng.randint(0, 255, (64, 64, 4)).astype(np.uint8))]
+
+
+def assert_same_rows(det, det_e):
+    """The same detections (class equal, score within 1e-5, box within 1e-4 px) in any
+    order: float noise may swap two boxes of nearly equal score."""
+    assert len(det) == len(det_e) > 0
+    unused = list(range(len(det)))
+    for row in det_e:
+        distance = [np.abs(det[i, 2:] - row[2:]).max() if det[i, 0] == row[0]
+                    and abs(det[i, 1] - row[1]) <= 1e-5 else np.inf for i in unused]
+        best = int(np.argmin(distance))
+        assert distance[best] <= 1e-4, (row, det)
+        unused.pop(best)
+
+
+def assert_same_detections(mine, eager):
+    for (det, score), (det_e, score_e) in zip(mine, eager, strict=True):
+        np.testing.assert_allclose(score, score_e, atol=1e-5)
+        assert_same_rows(det, det_e)

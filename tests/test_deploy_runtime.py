@@ -12,8 +12,8 @@ import paddle.nn.functional as F
 import pytest
 
 from conftest import REPO_ROOT
-from deploy_fixture import (CLASSES, THRESHOLD, eager_classifier, eager_detections,
-                            export_tiny, odd_images)
+from deploy_fixture import (CLASSES, THRESHOLD, assert_same_detections, assert_same_rows,
+                            eager_classifier, eager_detections, export_tiny, odd_images)
 from ppdet_wsd.deploy.graph import static_friendly_resizing
 from ppdet_wsd.deploy.model_dir import ModelFolderError
 from ppdet_wsd.deploy.predictor import ExportedClassifier, ExportedDetector
@@ -38,25 +38,6 @@ def detector(tmp_path_factory):
     model = tiny_detector()
     model.eval()
     return model, export_tiny(model, str(tmp_path_factory.mktemp('export')), detector=True)
-
-
-def assert_same_rows(det, det_e):
-    """The same detections (class equal, score within 1e-5, box within 1e-4 px) in any
-    order: float noise may swap two boxes of nearly equal score."""
-    assert len(det) == len(det_e) > 0
-    unused = list(range(len(det)))
-    for row in det_e:
-        distance = [np.abs(det[i, 2:] - row[2:]).max() if det[i, 0] == row[0]
-                    and abs(det[i, 1] - row[1]) <= 1e-5 else np.inf for i in unused]
-        best = int(np.argmin(distance))
-        assert distance[best] <= 1e-4, (row, det)
-        unused.pop(best)
-
-
-def assert_same_detections(mine, eager):
-    for (det, score), (det_e, score_e) in zip(mine, eager, strict=True):
-        np.testing.assert_allclose(score, score_e, atol=1e-5)
-        assert_same_rows(det, det_e)
 
 
 def test_exported_detector_with_onednn_equals_the_eager_model(detector, images):
