@@ -110,13 +110,16 @@ def test_the_runner_command_imports_no_ppdet(detector, images, tmp_path):
     assert [r['scores'] for r in from_cli['images']] == [r['scores'] for r in in_process['images']]
 
 
-def test_tools_deploy_runs_the_same_runner(detector, images, tmp_path):
+def test_tools_deploy_runs_the_same_runner_without_ppdet(detector, images, tmp_path):
     _, model_dir = detector
-    result = subprocess.run([sys.executable, os.path.join(REPO_ROOT, 'tools', 'deploy.py'),
-                             model_dir, os.path.join(images[1], 'wide.png'), '--out',
-                             str(tmp_path), '--backend', 'paddle'],
-                            capture_output=True, text=True)
+    result = subprocess.run([sys.executable, '-X', 'importtime',
+                             os.path.join(REPO_ROOT, 'tools', 'deploy.py'), model_dir,
+                             os.path.join(images[1], 'wide.png'), '--out', str(tmp_path),
+                             '--backend', 'paddle'], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
+    imported = {line.split('|')[-1].strip() for line in result.stderr.splitlines()
+                if line.startswith('import time:')}
+    assert 'ppdet_wsd.deploy.runner' in imported and 'ppdet' not in imported
     assert len(json.loads((tmp_path / 'results.json').read_text())['images']) == 1
 
 
