@@ -52,7 +52,7 @@ def eager_predictor(model, transforms):
     return predict
 
 
-def model_size_mb(model):
+def parameters_mb(model):
     """Size of a dygraph model's parameters and buffers (float32), MiB."""
     return sum(int(np.prod(v.shape)) * 4 for v in model.state_dict().values()) / 2**20
 
@@ -100,7 +100,7 @@ def deploy_predictors(model, transforms, model_dir):
     """``{path name: (predict, model MiB) or the reason it is not available}`` for the
     eager ``model`` and the export in ``model_dir`` (``model.onnx`` / ``model_int8.onnx``
     when present)."""
-    paths = {'eager': (eager_predictor(model, transforms), model_size_mb(model))}
+    paths = {'eager': (eager_predictor(model, transforms), parameters_mb(model))}
     onnx_reason = onnx_unavailable_reason()
     for name, backend, int8 in (('paddle', 'paddle', False), ('onnx', 'onnx', False),
                                 ('onnx-int8', 'onnx', True)):

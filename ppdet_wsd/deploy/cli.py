@@ -10,6 +10,7 @@ import sys
 from ..utils.image_io import ImageReadError
 from .backends import BACKENDS
 from .model_dir import ModelFolderError
+from .results import DEFECTIVE
 from .runner import RESULTS_FILE, run_deploy
 
 
@@ -42,7 +43,7 @@ def make_parser():
 def summary(document, out_dir):
     """The lines printed after a run: counts, where the results are, the unreadable files."""
     images = document['images']
-    defective = sum(r['verdict'] == 'defective' for r in images)
+    defective = sum(r['verdict'] == DEFECTIVE for r in images)
     lines = [f'{len(images)} images: {defective} defective, {len(images) - defective} good '
              f'(operating threshold {document["operating_threshold"]:.3f}); results in '
              f'{os.path.join(out_dir, RESULTS_FILE)}']

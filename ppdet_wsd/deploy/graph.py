@@ -1,14 +1,15 @@
 """What goes into an exported static graph, so Paddle Inference can run it with oneDNN and
 paddle2onnx can convert it.
 
-Two things keep paddle 3's PIR predictor from running these models with oneDNN: every
+Paddle 3's PIR predictor cannot run these models with oneDNN as they trace: every
 ``interpolate`` becomes an ``*_interp`` op whose ``scale`` attribute (an array of doubles)
 the oneDNN executor cannot convert (``ConvertPirAttribute2RuntimeAttribute not support
 [pir::ArrayAttribute<pir::DoubleAttribute>]``; FPN's 2x upsampling and the CAM head's
-level fusion), and a detector's decoding loops and ``multiclass_nms3`` are hard to
-convert to ONNX. So the detector graph ends at the head's raw outputs (decoding and NMS
-run in numpy, :mod:`.retina_decode`), and :func:`static_friendly_resizing` traces the two
-resizes as ordinary tensor ops that compute the same values.
+level fusion). :func:`static_friendly_resizing` traces those resizes as ordinary tensor ops
+that compute the same values. The detector graph also ends at the head's raw outputs
+(:class:`DetectorGraph`): a plain convolutional network that paddle2onnx converts and int8
+quantisation handles, with the per-image decoding loop and ``multiclass_nms3`` run in numpy
+instead (:mod:`.retina_decode`).
 """
 import contextlib
 
@@ -79,11 +80,12 @@ def static_friendly_resizing():
     def interpolate(x, size=None, scale_factor=None, mode='nearest', align_corners=False,
                     align_mode=0, data_format='NCHW', name=None):
         plain = data_format == 'NCHW' and not align_corners and x.ndim == 4
-        if plain and mode == 'nearest' and size is None and scale_factor is not None \
+        if plain and mode == 'nearest' and size is None \
+                and isinstance(scale_factor, (int, float)) \
                 and float(scale_factor) == int(scale_factor) >= 1:
             return _nearest_repeat(x, int(scale_factor))
         if plain and mode == 'bilinear' and align_mode == 0 and scale_factor is None \
-                and size is not None and _static_sizes(*size, *x.shape[2:]):
+                and isinstance(size, (list, tuple)) and _static_sizes(*size, *x.shape[2:]):
             return _bilinear_taps(x, [int(s) for s in size])
         return original(x, size=size, scale_factor=scale_factor, mode=mode,
                         align_corners=align_corners, align_mode=align_mode,
