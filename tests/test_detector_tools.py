@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from conftest import REPO_ROOT
+from ppdet_wsd.deploy.onnx_export import onnx_unavailable_reason
 from ppdet_wsd.metrics import verdict_rates
 from tool_runner import failing_tool, run_tool
 
@@ -98,20 +99,28 @@ def test_infer_draws_boxes_and_the_exported_model_agrees(detector, tiny_dataset)
         assert set(r) == {'file', 'verdict', 'defect_score', 'scores', 'boxes', 'picture'}
         assert r['boxes'] and os.path.isfile(os.path.join(workdir, r['picture']))
         assert all(0 <= v <= 64 for b in r['boxes'] for v in b['box'])
+    onnx = [] if onnx_unavailable_reason() else ['--int8', '--calibration_images', '6']
     run_tool('export_model.py', '-c', CONFIG, '-o', WEIGHTS, *data, '--output_dir', 'exported',
-             cwd=workdir)
+             *onnx, cwd=workdir)
     from ppdet_wsd.deploy.predictor import ExportedDetector
     from ppdet_wsd.engine.detect import detection_result
-    from ppdet_wsd.utils.detections import clip_boxes
-    predictor = ExportedDetector(os.path.join(workdir, 'exported', 'rmil_demo'))
+    model_dir = os.path.join(workdir, 'exported', 'rmil_demo')
     picked = results[::10]
-    for (detections, im_score), r in zip(predictor.predict([r['file'] for r in picked]), picked):
-        clip_boxes(detections, 64, 64)
-        mine = detection_result(r['file'], detections, im_score, predictor.classes, 0.5)
-        assert mine['verdict'] == r['verdict']
-        assert mine['scores'] == pytest.approx(r['scores'], abs=1e-4)
-        assert mine['boxes'][0]['box'] == pytest.approx(r['boxes'][0]['box'], abs=1e-2)
-        assert mine['boxes'][0]['score'] == pytest.approx(r['boxes'][0]['score'], abs=1e-4)
+    for backend in ['paddle'] + ['onnx'] * bool(onnx):
+        predictor = ExportedDetector(model_dir, backend=backend)
+        for (detections, im_score), r in zip(predictor.predict([r['file'] for r in picked]),
+                                             picked):
+            mine = detection_result(r['file'], detections, im_score, predictor.classes, 0.5)
+            assert mine['verdict'] == r['verdict']
+            assert mine['scores'] == pytest.approx(r['scores'], abs=1e-4)
+            assert mine['boxes'][0]['box'] == pytest.approx(r['boxes'][0]['box'], abs=1e-2)
+            assert mine['boxes'][0]['score'] == pytest.approx(r['boxes'][0]['score'], abs=1e-4)
+    if onnx:
+        assert os.path.isfile(os.path.join(model_dir, 'model_int8.onnx'))
+        run_tool('deploy.py', model_dir, images, '--out', 'deployed', '--backend', 'onnx',
+                 '--int8', '--batch-size', '8', cwd=workdir)
+        deployed = json.load(open(os.path.join(workdir, 'deployed', 'results.json')))
+        assert len(deployed['images']) == 30 and not deployed['unreadable']
 
 
 def test_a_missing_boxes_file_is_a_clear_error(detector):

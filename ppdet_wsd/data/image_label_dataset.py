@@ -7,7 +7,7 @@ from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
 from ..registry import register_data_source
-from .image_io import ImageReadError, read_image_rgb
+from ..utils.image_io import ImageReadError, read_image_rgb
 from .labels import SPLITS, DatasetError, discover_classes, load_labeled_images, raise_problems
 
 logger = setup_logger(__name__)

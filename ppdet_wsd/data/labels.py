@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from .image_io import IMAGE_EXTENSIONS
+from ..utils.image_io import IMAGE_EXTENSIONS
 
 GOOD_LABEL = 'good'
 LABEL_SEPARATOR = ';'

@@ -10,6 +10,8 @@ from ppdet.utils.logger import setup_logger
 
 from ..cam import build_cam
 from ..deploy.export import export_model
+from ..deploy.onnx_export import export_onnx
+from ..deploy.quantize import quantize_int8
 from ..metrics import operating_threshold
 from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
@@ -160,11 +162,29 @@ def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_p
                save_pictures)
 
 
-def export(cfg, output_dir='output_inference'):
-    """Export ``cfg.weights`` as a static model; returns the export folder."""
+def export(cfg, output_dir='output_inference', onnx=False, int8=False, calibration_images=32):
+    """Export ``cfg.weights`` as a static model; returns the export folder.
+
+    Args:
+        onnx (bool): also write ``model.onnx`` (:mod:`ppdet_wsd.deploy.onnx_export`).
+        int8 (bool): also write ``model.onnx`` and ``model_int8.onnx``
+            (:mod:`ppdet_wsd.deploy.quantize`), calibrated on ``calibration_images``
+            training images spread over the train split.
+    """
     model, classes = trained_model(cfg)
-    return export_model(model, cfg, classes, output_dir,
-                        detector=isinstance(model, RetinaNetMIL))
+    model_dir = export_model(model, cfg, classes, output_dir,
+                             detector=isinstance(model, RetinaNetMIL))
+    if onnx or int8:
+        logger.info(f'wrote {export_onnx(model_dir)}')
+    if int8:
+        logger.info(f'wrote {quantize_int8(model_dir, train_images(calibration_images))}')
+    return model_dir
+
+
+def train_images(count):
+    """``count`` image files spread evenly over the evaluation dataset's train split."""
+    paths = [r['im_file'] for r in dataset_split('train').roidbs]
+    return paths[::max(1, len(paths) // count)][:count]
 
 
 def dataset_split(split):

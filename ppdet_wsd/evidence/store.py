@@ -13,8 +13,8 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from ..data.image_io import read_image_rgb
 from ..utils.fingerprint import fingerprint
+from ..utils.image_io import read_image_rgb
 from .features import ImageFeatures
 
 

@@ -202,12 +202,20 @@ def run_evaluation(task):
             'verdict_source': test['verdict']['source']}
 
 
-def run_export(task):
-    """The detector as a static model carrying the operating threshold, its size and
-    its speed one image at a time (decoding + preprocessing + ``paddle.inference``)."""
+def export_config(task):
+    """The detector config (:func:`detector_config`) with the operating threshold the
+    evaluation stage chose, which the export carries."""
     cfg = detector_config(task)
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
         cfg['verdict_threshold'] = json.load(f)['operating_threshold']
+    return cfg
+
+
+def run_export(task):
+    """The detector as a static model carrying the operating threshold, its size and
+    its speed one image at a time (decoding + preprocessing + Paddle Inference with
+    oneDNN + decoding and NMS)."""
+    cfg = export_config(task)
     model_dir = export(cfg, task['stage_dir'])
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
     size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])

@@ -11,9 +11,9 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from ..data.ground_truth import load_ground_truth
-from ..data.image_io import read_image_rgb
 from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
 from ..utils.atomic import write_text_atomic
+from ..utils.image_io import read_image_rgb
 from .boxes import class_colour, draw_boxes
 from .heatmap import caption
 

@@ -4,7 +4,7 @@ import os
 import cv2
 import numpy as np
 
-from ..data.image_io import read_image_rgb
+from ..utils.image_io import read_image_rgb
 from .boxes import class_colour, draw_boxes
 from .gallery import write_gallery
 from .heatmap import caption, normalise_map, overlay_heatmap
