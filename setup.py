@@ -15,7 +15,8 @@ setup(
                 'as a PaddleDetection plugin',
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',
-    packages=find_packages(include=['ppdet_wsd', 'ppdet_wsd.*']),
+    packages=find_packages(include=['ppdet_wsd', 'ppdet_wsd.*', 'ppdet_wsd_runtime',
+                                    'ppdet_wsd_runtime.*']),
     package_data={'ppdet_wsd.review': ['static/*']},
     python_requires='>=3.8',
     install_requires=[

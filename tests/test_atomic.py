@@ -7,7 +7,7 @@ import pytest
 
 from ppdet_wsd.engine import checkpointer as checkpointer_module
 from ppdet_wsd.engine.checkpointer import WSDCheckpointer
-from ppdet_wsd.utils.atomic import atomic_dir, write_json_atomic
+from ppdet_wsd_runtime.atomic import atomic_dir, write_json_atomic
 
 
 def test_atomic_dir_keeps_the_old_folder_when_writing_fails(tmp_path):

@@ -8,7 +8,7 @@ from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGener
 
 from ppdet_wsd.deploy.nms import multiclass_nms
 from ppdet_wsd.deploy.retina_decode import delta2bbox, grid_anchors
-from ppdet_wsd.utils.detections import split_detections
+from ppdet_wsd_runtime.detections import split_detections
 
 
 def random_boxes(rng, n, size=100.0):

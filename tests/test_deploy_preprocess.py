@@ -9,7 +9,7 @@ from ppdet.data.reader import Compose
 
 from deploy_fixture import odd_images
 from ppdet_wsd.deploy.preprocess import Preprocess
-from ppdet_wsd.utils.image_io import ImageReadError
+from ppdet_wsd_runtime.image_io import ImageReadError
 
 NORMALIZE = {'NormalizeImage': {'mean': [0.498039, 0.498039, 0.498039],
                                 'std': [0.501961, 0.501961, 0.501961], 'is_scale': True}}

@@ -18,8 +18,8 @@ from ppdet_wsd.engine.loss_guard import FiniteLossGuard, NonFiniteLossError
 from ppdet_wsd.evidence.features import ImageFeatures
 from ppdet_wsd.evidence.store import FeatureStore
 from ppdet_wsd.pipeline import records
-from ppdet_wsd.utils import atomic
-from ppdet_wsd.utils.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from ppdet_wsd_runtime import atomic
+from ppdet_wsd_runtime.atomic import atomic_dir, write_json_atomic, write_text_atomic
 
 CAM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
 DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')

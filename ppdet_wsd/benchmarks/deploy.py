@@ -17,6 +17,9 @@ import numpy as np
 import paddle
 from ppdet.data.reader import Compose
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.detections import clip_boxes, split_detections
+
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..deploy.onnx_export import onnx_unavailable_reason
@@ -24,8 +27,6 @@ from ..deploy.predictor import ExportedDetector
 from ..engine.commands import dataset_split, export, trained_model
 from ..metrics.detection_metric import detection_report
 from ..pipeline.stages import export_config
-from ..utils.atomic import write_json_atomic
-from ..utils.detections import clip_boxes, split_detections
 from .report import write_section
 
 RESULTS = 'deploy_benchmark.json'

@@ -10,13 +10,14 @@ import json
 import os
 import time
 
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import calibrate
 from ..evidence.geometry import InputGeometry
 from ..evidence.model import ANY_CLASS
 from ..pipeline.box_truth import dataset_box_mode
 from ..pipeline.evidence_stages import fit_model, load_dataset, measure_test, split_items
-from ..utils.image_io import read_image_rgb
 from .report import git_commit, machine_summary, provenance, write_section
 
 VARIANTS = {

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.atomic import write_json_atomic
-from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
+
 from .ground_truth import load_ground_truth
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)

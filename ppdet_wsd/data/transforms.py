@@ -2,9 +2,10 @@
 import numpy as np
 from ppdet.data.transform.operators import BaseOperator
 
+from ppdet_wsd_runtime.image_io import read_image_rgb
+from ppdet_wsd_runtime.letterbox import letterbox
+
 from ..registry import register_transform
-from ..utils.image_io import read_image_rgb
-from ..utils.letterbox import letterbox
 
 
 @register_transform

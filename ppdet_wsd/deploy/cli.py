@@ -7,7 +7,8 @@ import argparse
 import os
 import sys
 
-from ..utils.image_io import ImageReadError
+from ppdet_wsd_runtime.image_io import ImageReadError
+
 from .backends import BACKENDS
 from .model_dir import ModelFolderError
 from .results import DEFECTIVE

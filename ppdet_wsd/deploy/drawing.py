@@ -2,8 +2,8 @@
 original image with the verdict as a caption. uint8 RGB ``[H, W, 3]`` in, out."""
 import numpy as np
 
-from ..visualization.boxes import class_colour, draw_boxes
-from ..visualization.heatmap import caption, normalise_map, overlay_heatmap, resize_map
+from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap, resize_map
 
 
 def draw_detection(image, result, classes):

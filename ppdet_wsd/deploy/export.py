@@ -6,7 +6,8 @@ import yaml
 from paddle.static import InputSpec
 from ppdet.utils.logger import setup_logger
 
-from ..utils.atomic import atomic_dir
+from ppdet_wsd_runtime.atomic import atomic_dir
+
 from .graph import DetectorGraph, output_names, retina_postprocess, static_friendly_resizing
 from .model_dir import INFER_CFG
 

@@ -9,7 +9,8 @@ paddle 2.6 line the conversion is unavailable (:func:`onnx_unavailable_reason`);
 import os
 import tempfile
 
-from ..utils.quiet import host_noise_filtered
+from ppdet_wsd_runtime.quiet import host_noise_filtered
+
 from .model_dir import ONNX_FILE, paddle_model_files
 
 OPSET = 13

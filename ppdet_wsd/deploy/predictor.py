@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from ..utils.detections import clip_boxes
+from ppdet_wsd_runtime.detections import clip_boxes
+
 from .backends import create_backend
 from .model_dir import is_detector, read_infer_cfg
 from .preprocess import Preprocess
@@ -42,7 +43,7 @@ class ExportedModel:
 
     def predict(self, paths):
         """:meth:`predict_samples` of the image files ``paths`` (unreadable files raise
-        :class:`~ppdet_wsd.utils.image_io.ImageReadError`)."""
+        :class:`~ppdet_wsd_runtime.image_io.ImageReadError`)."""
         return self.predict_samples([self.preprocess(p) for p in paths])
 
 

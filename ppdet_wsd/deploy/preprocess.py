@@ -14,13 +14,13 @@ import inspect
 import cv2
 import numpy as np
 
-from ..utils.image_io import read_image_rgb
-from ..utils.letterbox import letterbox
+from ppdet_wsd_runtime.image_io import read_image_rgb
+from ppdet_wsd_runtime.letterbox import letterbox
 
 
 def decode(path):
     """Read ``path`` as a sample (``DecodeImage``: any grey / RGB / RGBA / 16-bit file as
-    ``uint8`` RGB). Raises :class:`~ppdet_wsd.utils.image_io.ImageReadError` naming the
+    ``uint8`` RGB). Raises :class:`~ppdet_wsd_runtime.image_io.ImageReadError` naming the
     file when it cannot be read."""
     image = read_image_rgb(path)
     return {'image': image, 'h': image.shape[0], 'w': image.shape[1],

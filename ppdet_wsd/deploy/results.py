@@ -7,7 +7,8 @@ operating threshold.
 """
 import numpy as np
 
-from ..utils.detections import class_box_scores
+from ppdet_wsd_runtime.detections import class_box_scores
+
 
 GOOD, DEFECTIVE = 'good', 'defective'
 

@@ -16,8 +16,9 @@ import os
 import cv2
 from tqdm import tqdm
 
-from ..utils.atomic import write_json_atomic
-from ..utils.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
+
 from .drawing import draw_detection, draw_heatmap
 from .predictor import ExportedDetector, load_exported
 from .results import classification_result, detection_result

@@ -7,8 +7,9 @@ from ppdet.engine.callbacks import Callback
 from ppdet.utils.checkpoint import save_model
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import move_files_into
+
 from ..metrics.image_level import selection_score
-from ..utils.atomic import move_files_into
 from ..utils.dist import is_main_process
 
 logger = setup_logger(__name__)

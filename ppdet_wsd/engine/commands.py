@@ -8,6 +8,8 @@ from ppdet.data.reader import Compose
 from ppdet.engine import init_parallel_env, set_random_seed
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..cam import build_cam
 from ..deploy.export import export_model
 from ..deploy.onnx_export import export_onnx
@@ -16,7 +18,6 @@ from ..metrics import operating_threshold
 from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from .config import resolve_classes
 from .detect import detect_images

@@ -7,8 +7,9 @@ import paddle
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.cli import ArgsParser, merge_args
 
+from ppdet_wsd_runtime.image_io import ImageReadError
+
 from ..data.labels import DatasetError
-from ..utils.image_io import ImageReadError
 
 DEVICE_FLAGS = ('use_gpu', 'use_npu', 'use_xpu', 'use_mlu')
 

@@ -9,13 +9,14 @@ from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.detections import clip_boxes, split_detections
+from ppdet_wsd_runtime.heatmap import caption
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..deploy.results import detector_class_scores
-from ..utils.atomic import write_json_atomic
-from ..utils.detections import clip_boxes, split_detections
-from ..utils.image_io import read_image_rgb
-from ..visualization.boxes import class_colour, draw_boxes
 from ..visualization.gallery import write_gallery
-from ..visualization.heatmap import caption
 from .batches import image_batches
 from .infer import verdict
 

@@ -9,8 +9,9 @@ from ppdet.data.reader import Compose
 from ppdet.engine.callbacks import Callback
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..pseudo.refine import MiningRule
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from .detect import detect_records
 

@@ -5,8 +5,9 @@ import os
 
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..pseudo.contrast import tighten_box
-from ..utils.image_io import read_image_rgb
 from .geometry import map_to_image
 
 

@@ -13,8 +13,9 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..utils.fingerprint import fingerprint
-from ..utils.image_io import read_image_rgb
 from .features import ImageFeatures
 
 

@@ -4,8 +4,9 @@ import numpy as np
 from ppdet.metrics import Metric
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.detections import class_box_scores, clip_boxes, split_detections
+
 from ..data.labels import file_key
-from ..utils.detections import class_box_scores, clip_boxes, split_detections
 from .box_mode import CLASS_AGNOSTIC, NO_BOXES, box_evaluation_mode
 from .image_level import format_report, image_level_report
 from .localization import coco_box_map

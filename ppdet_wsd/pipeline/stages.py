@@ -17,6 +17,8 @@ import os
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..deploy.predictor import exported_speed
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
@@ -24,7 +26,6 @@ from ..engine.config import select_device
 from ..engine.detect import detect_images
 from ..engine.refinement import refinement_options
 from ..metrics import verdict_rates
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
 from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas, step_schedule
