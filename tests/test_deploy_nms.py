@@ -6,9 +6,9 @@ from ppdet.modeling import ops
 from ppdet.modeling.bbox_utils import delta2bbox as ppdet_delta2bbox
 from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGenerator
 
-from ppdet_wsd.deploy.nms import multiclass_nms
-from ppdet_wsd.deploy.retina_decode import delta2bbox, grid_anchors
 from ppdet_wsd_runtime.detections import split_detections
+from ppdet_wsd_runtime.nms import multiclass_nms
+from ppdet_wsd_runtime.retina_decode import delta2bbox, grid_anchors
 
 
 def random_boxes(rng, n, size=100.0):

@@ -10,9 +10,9 @@ import pytest
 from deploy_fixture import (assert_same_detections, eager_classifier, eager_detections,
                             export_tiny)
 from ppdet_wsd.deploy.onnx_export import export_onnx, onnx_unavailable_reason
-from ppdet_wsd.deploy.predictor import ExportedClassifier, ExportedDetector
 from ppdet_wsd.deploy.quantize import quantize_int8
-from ppdet_wsd.deploy.runner import run_deploy
+from ppdet_wsd_runtime.predictor import ExportedClassifier, ExportedDetector
+from ppdet_wsd_runtime.runner import run_deploy
 from tiny_models import tiny_classifier, tiny_detector
 
 UNAVAILABLE = onnx_unavailable_reason()

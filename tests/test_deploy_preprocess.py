@@ -8,8 +8,8 @@ import pytest
 from ppdet.data.reader import Compose
 
 from deploy_fixture import odd_images
-from ppdet_wsd.deploy.preprocess import Preprocess
 from ppdet_wsd_runtime.image_io import ImageReadError
+from ppdet_wsd_runtime.preprocess import Preprocess
 
 NORMALIZE = {'NormalizeImage': {'mean': [0.498039, 0.498039, 0.498039],
                                 'std': [0.501961, 0.501961, 0.501961], 'is_scale': True}}

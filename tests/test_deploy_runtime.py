@@ -1,5 +1,6 @@
 """The deploy runtime (Paddle Inference with oneDNN, decoding and NMS in numpy) against the
-eager model, the runner's results file, its errors, and that it never imports ppdet."""
+eager model, the runner's results file, its errors, and that it never imports ppdet or the
+plugin."""
 import glob
 import json
 import os
@@ -15,9 +16,9 @@ from conftest import REPO_ROOT
 from deploy_fixture import (CLASSES, THRESHOLD, assert_same_detections, assert_same_rows,
                             eager_classifier, eager_detections, export_tiny, odd_images)
 from ppdet_wsd.deploy.graph import static_friendly_resizing
-from ppdet_wsd.deploy.model_dir import ModelFolderError
-from ppdet_wsd.deploy.predictor import ExportedClassifier, ExportedDetector
-from ppdet_wsd.deploy.runner import run_deploy
+from ppdet_wsd_runtime.model_dir import ModelFolderError
+from ppdet_wsd_runtime.predictor import ExportedClassifier, ExportedDetector
+from ppdet_wsd_runtime.runner import run_deploy
 from tiny_models import tiny_classifier, tiny_detector
 
 
@@ -86,23 +87,34 @@ def test_batch_size_does_not_change_the_results(detector, images, tmp_path):
                                      for x in r['boxes']]) for r in (a, b)))
 
 
+def imported_modules(stderr):
+    """The modules a ``python -X importtime`` run imported, from its ``stderr``."""
+    return {line.split('|')[-1].strip() for line in stderr.splitlines()
+            if line.startswith('import time:')}
+
+
+def assert_runtime_only(imported):
+    """The deploy runtime ran, and neither ppdet nor the plugin ``ppdet_wsd`` (whose import
+    registers everything with ppdet) was imported."""
+    assert 'ppdet_wsd_runtime.runner' in imported
+    assert not {m for m in imported if m in ('ppdet', 'ppdet_wsd')
+                or m.startswith(('ppdet.', 'ppdet_wsd.'))}
+
+
 def test_the_runner_command_imports_no_ppdet(detector, images, tmp_path):
-    """``python -m ppdet_wsd.deploy`` in a fresh process: same results as in-process, and
-    ``-X importtime`` lists paddle.inference but no ppdet module."""
+    """``python -m ppdet_wsd_runtime`` in a fresh process: same results as in-process, and
+    ``-X importtime`` lists paddle.inference but no module of ppdet or of the plugin."""
     _, model_dir = detector
     out = tmp_path / 'cli'
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
-    result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd.deploy',
+    result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd_runtime',
                              model_dir, images[1], '--out', str(out), '--batch-size', '2',
                              '--min-box-score', '0'], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    imported = {line.split('|')[-1].strip() for line in result.stderr.splitlines()
-                if line.startswith('import time:')}
-    assert 'paddle.inference' in imported and 'ppdet_wsd.deploy.runner' in imported
-    assert not {m for m in imported if m == 'ppdet' or m.startswith('ppdet.')}
-    assert not {m for m in imported if m.startswith(('ppdet_wsd.engine', 'ppdet_wsd.modeling',
-                                                     'ppdet_wsd.data'))}
+    imported = imported_modules(result.stderr)
+    assert 'paddle.inference' in imported
+    assert_runtime_only(imported)
     assert '4 images: ' in result.stdout and '2 unreadable images skipped' in result.stdout
     assert 'broken.png: not a readable image' in result.stdout
     in_process = run_deploy(model_dir, images[1], str(tmp_path / 'ref'), min_box_score=0)
@@ -117,10 +129,25 @@ def test_tools_deploy_runs_the_same_runner_without_ppdet(detector, images, tmp_p
                              os.path.join(images[1], 'wide.png'), '--out', str(tmp_path),
                              '--backend', 'paddle'], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    imported = {line.split('|')[-1].strip() for line in result.stderr.splitlines()
-                if line.startswith('import time:')}
-    assert 'ppdet_wsd.deploy.runner' in imported and 'ppdet' not in imported
+    assert_runtime_only(imported_modules(result.stderr))
     assert len(json.loads((tmp_path / 'results.json').read_text())['images']) == 1
+
+
+def test_no_runtime_module_imports_ppdet_or_the_plugin():
+    """Every module of ``ppdet_wsd_runtime`` (the runner's and the helpers the plugin shares)
+    imports in a fresh process without ppdet or ``ppdet_wsd`` being loaded."""
+    code = ('import pkgutil, sys, importlib, ppdet_wsd_runtime as r\n'
+            'for m in pkgutil.iter_modules(r.__path__):\n'
+            '    if m.name != "__main__":\n'
+            '        importlib.import_module("ppdet_wsd_runtime." + m.name)\n'
+            'print(" ".join(sorted(sys.modules)))')
+    result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded = set(result.stdout.split())
+    assert {'ppdet_wsd_runtime.runner', 'ppdet_wsd_runtime.heatmap'} <= loaded
+    assert not {m for m in loaded if m in ('ppdet', 'ppdet_wsd')
+                or m.startswith(('ppdet.', 'ppdet_wsd.'))}
 
 
 @pytest.mark.parametrize('break_it, message', [
@@ -149,7 +176,7 @@ def test_missing_model_files_and_images_are_clear_errors(detector, tmp_path):
         ExportedDetector(str(incomplete), backend='onnx')
     with pytest.raises(FileNotFoundError, match='nowhere/\\*.png: no image found'):
         run_deploy(model_dir, 'nowhere/*.png', str(tmp_path / 'out'))
-    cli = subprocess.run([sys.executable, '-m', 'ppdet_wsd.deploy', str(incomplete),
+    cli = subprocess.run([sys.executable, '-m', 'ppdet_wsd_runtime', str(incomplete),
                           str(tmp_path), '--out', str(tmp_path / 'o')], cwd=REPO_ROOT,
                          capture_output=True, text=True)
     assert cli.returncode == 1 and cli.stderr.strip().startswith('error: ')

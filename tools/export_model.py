@@ -1,6 +1,6 @@
 """Export for deployment: ``python tools/export_model.py -c CONFIG -o weights=CKPT
 [--output_dir D] [--onnx] [--int8 [--calibration_images N]]``; run the export with
-``python -m ppdet_wsd.deploy`` (docs/deploy.md)."""
+``python -m ppdet_wsd_runtime`` (docs/deploy.md)."""
 import _bootstrap  # noqa: F401  (must come first)
 
 import sys

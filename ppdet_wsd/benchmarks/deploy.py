@@ -19,11 +19,11 @@ from ppdet.data.reader import Compose
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.detections import clip_boxes, split_detections
+from ppdet_wsd_runtime.predictor import ExportedDetector
 
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..deploy.onnx_export import onnx_unavailable_reason
-from ..deploy.predictor import ExportedDetector
 from ..engine.commands import dataset_split, export, trained_model
 from ..metrics.detection_metric import detection_report
 from ..pipeline.stages import export_config

@@ -4,8 +4,8 @@ import json
 import os
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.predictor import exported_speed
 
-from ..deploy.predictor import exported_speed
 from ..engine.commands import (TRAIN_SUMMARY, dataset_split, export, train,
                                val_threshold_and_test)
 from ..metrics import verdict_rates

@@ -7,9 +7,9 @@ from paddle.static import InputSpec
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import atomic_dir
+from ppdet_wsd_runtime.model_dir import INFER_CFG
 
 from .graph import DetectorGraph, output_names, retina_postprocess, static_friendly_resizing
-from .model_dir import INFER_CFG
 
 logger = setup_logger(__name__)
 

@@ -1,5 +1,5 @@
 """Convert an exported model folder's Paddle graph to ONNX (``model.onnx``) with paddle2onnx,
-for onnxruntime (``python -m ppdet_wsd.deploy ... --backend onnx``).
+for onnxruntime (``python -m ppdet_wsd_runtime ... --backend onnx``).
 
 paddle2onnx 2.x converts the paddle 3 (PIR) graph; it refuses paddle < 3 at import, and
 paddle2onnx 1.x turns the paddle 2.6 graph into a model onnxruntime rejects, so on the
@@ -9,9 +9,8 @@ paddle 2.6 line the conversion is unavailable (:func:`onnx_unavailable_reason`);
 import os
 import tempfile
 
+from ppdet_wsd_runtime.model_dir import ONNX_FILE, paddle_model_files
 from ppdet_wsd_runtime.quiet import host_noise_filtered
-
-from .model_dir import ONNX_FILE, paddle_model_files
 
 OPSET = 13
 INSTALL_HINT = 'pip install -r requirements/deploy.txt'

@@ -9,8 +9,8 @@ the quantiser as computed tensors and stay float.
 import os
 import tempfile
 
-from .model_dir import INT8_FILE, onnx_model_file, read_infer_cfg
-from .preprocess import Preprocess
+from ppdet_wsd_runtime.model_dir import INT8_FILE, onnx_model_file, read_infer_cfg
+from ppdet_wsd_runtime.preprocess import Preprocess
 
 
 class CalibrationImages:

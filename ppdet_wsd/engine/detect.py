@@ -14,8 +14,8 @@ from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
 from ppdet_wsd_runtime.detections import clip_boxes, split_detections
 from ppdet_wsd_runtime.heatmap import caption
 from ppdet_wsd_runtime.image_io import read_image_rgb
+from ppdet_wsd_runtime.results import detector_class_scores
 
-from ..deploy.results import detector_class_scores
 from ..visualization.gallery import write_gallery
 from .batches import image_batches
 from .infer import verdict

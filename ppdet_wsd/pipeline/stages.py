@@ -18,8 +18,8 @@ from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.predictor import exported_speed
 
-from ..deploy.predictor import exported_speed
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
 from ..engine.config import select_device

@@ -4,7 +4,7 @@
 Per image and FPN level: the anchors of the level's grid, the ``nms_pre`` anchors with the
 highest class logit, their boxes decoded from the regression deltas (``delta2bbox``) and
 their sigmoid scores; all levels together are divided by the image's scale factor and go
-through :func:`~ppdet_wsd.deploy.nms.multiclass_nms`. Float32 throughout, in ppdet's order
+through :func:`~ppdet_wsd_runtime.nms.multiclass_nms`. Float32 throughout, in ppdet's order
 of operations.
 """
 import math

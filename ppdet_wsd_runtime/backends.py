@@ -3,9 +3,8 @@ onnxruntime. Each takes a float32 ``image`` batch ``[B, 3, H, W]`` and returns t
 outputs as numpy arrays, in the order of ``infer_cfg.yml``'s ``outputs``."""
 import os
 
-from ppdet_wsd_runtime.quiet import host_noise_filtered
-
 from .model_dir import model_size_mb, onnx_model_file, paddle_model_files
+from .quiet import host_noise_filtered
 
 BACKENDS = ('paddle', 'onnx')
 

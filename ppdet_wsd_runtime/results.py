@@ -7,7 +7,7 @@ operating threshold.
 """
 import numpy as np
 
-from ppdet_wsd_runtime.detections import class_box_scores
+from .detections import class_box_scores
 
 
 GOOD, DEFECTIVE = 'good', 'defective'

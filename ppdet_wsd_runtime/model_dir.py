@@ -7,7 +7,8 @@ Written by :func:`ppdet_wsd.deploy.export.export_model` (and the ONNX steps):
   (the ops :mod:`.preprocess` runs), ``outputs`` (the graph's output names, in order) and,
   for a detector, ``postprocess`` (:mod:`.retina_decode`);
 * ``model.json`` (paddle 3, PIR) or ``model.pdmodel`` (paddle 2.6), and ``model.pdiparams``;
-* optionally ``model.onnx`` and ``model_int8.onnx`` (:mod:`.onnx_export`, :mod:`.quantize`).
+* optionally ``model.onnx`` and ``model_int8.onnx`` (:mod:`ppdet_wsd.deploy.onnx_export`,
+  :mod:`ppdet_wsd.deploy.quantize`).
 """
 import os
 

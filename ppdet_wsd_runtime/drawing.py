@@ -2,12 +2,12 @@
 original image with the verdict as a caption. uint8 RGB ``[H, W, 3]`` in, out."""
 import numpy as np
 
-from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
-from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap, resize_map
+from .boxes import class_colour, draw_boxes
+from .heatmap import caption, normalise_map, overlay_heatmap, resize_map
 
 
 def draw_detection(image, result, classes):
-    """``image`` with the boxes of a :func:`~ppdet_wsd.deploy.results.detection_result`
+    """``image`` with the boxes of a :func:`~ppdet_wsd_runtime.results.detection_result`
     (class and score above each) and its verdict."""
     boxes = result['boxes']
     picture = draw_boxes(image, [b['box'] for b in boxes],

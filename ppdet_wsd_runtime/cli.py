@@ -1,15 +1,15 @@
-"""Command line of the deploy runner (``python -m ppdet_wsd.deploy`` and ``tools/deploy.py``).
+"""Command line of the deploy runner (``python -m ppdet_wsd_runtime`` and
+``tools/deploy.py``).
 
-    python -m ppdet_wsd.deploy MODEL_DIR IMAGES --out DIR [--backend paddle|onnx] [--int8]
+    python -m ppdet_wsd_runtime MODEL_DIR IMAGES --out DIR [--backend paddle|onnx] [--int8]
         [--batch-size N] [--threads N] [--draw] [--min-box-score S]
 """
 import argparse
 import os
 import sys
 
-from ppdet_wsd_runtime.image_io import ImageReadError
-
 from .backends import BACKENDS
+from .image_io import ImageReadError
 from .model_dir import ModelFolderError
 from .results import DEFECTIVE
 from .runner import RESULTS_FILE, run_deploy
@@ -17,7 +17,7 @@ from .runner import RESULTS_FILE, run_deploy
 
 def make_parser():
     parser = argparse.ArgumentParser(
-        prog='python -m ppdet_wsd.deploy',
+        prog='python -m ppdet_wsd_runtime',
         description='Run an exported ppdet-wsd model on images: per-image verdicts, scores '
                     f'and boxes in <out>/{RESULTS_FILE}. Needs only paddle (or onnxruntime), '
                     'numpy, OpenCV, PyYAML and tqdm.')

@@ -14,8 +14,8 @@ import inspect
 import cv2
 import numpy as np
 
-from ppdet_wsd_runtime.image_io import read_image_rgb
-from ppdet_wsd_runtime.letterbox import letterbox
+from .image_io import read_image_rgb
+from .letterbox import letterbox
 
 
 def decode(path):

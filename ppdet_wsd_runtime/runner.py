@@ -16,10 +16,9 @@ import os
 import cv2
 from tqdm import tqdm
 
-from ppdet_wsd_runtime.atomic import write_json_atomic
-from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
-
+from .atomic import write_json_atomic
 from .drawing import draw_detection, draw_heatmap
+from .image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
 from .predictor import ExportedDetector, load_exported
 from .results import classification_result, detection_result
 

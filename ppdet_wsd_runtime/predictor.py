@@ -5,9 +5,8 @@ import time
 
 import numpy as np
 
-from ppdet_wsd_runtime.detections import clip_boxes
-
 from .backends import create_backend
+from .detections import clip_boxes
 from .model_dir import is_detector, read_infer_cfg
 from .preprocess import Preprocess
 from .retina_decode import RetinaDecoder
