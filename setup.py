@@ -1,5 +1,7 @@
 """ppdet-wsd: weakly supervised defect localisation for PaddleDetection.
 
+Two packages: ``ppdet_wsd`` (the plugin) and ``ppdet_wsd_runtime`` (the deploy runtime,
+which needs only paddle.inference or onnxruntime, numpy, OpenCV, PyYAML and tqdm).
 Install beside paddlepaddle (CPU or GPU build) and paddledet; see README.md. The
 host packages are not listed in ``install_requires`` on purpose: paddledet 2.6.0
 declares stale pins (numpy<1.24, opencv<=4.6) that break a modern environment, and
