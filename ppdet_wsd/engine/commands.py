@@ -35,9 +35,11 @@ def train(cfg, validate=False, resume=None):
         cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
         validate (bool): evaluate on ``EvalDataset`` every ``snapshot_epoch``
             epochs and keep ``best_model`` by the metric's primary key.
-        resume (str | None): checkpoint (path without ``.pdparams``) to resume.
+        resume (str | None): checkpoint (path without ``.pdparams``) to resume; the run
+            then ends exactly where the uninterrupted run would.
         ``cfg.seed`` (int | None) seeds paddle, numpy and ``random`` first (head
-        initialisation, shuffling, augmentation), so a run can be repeated.
+        initialisation) and again from ``(seed, epoch)`` at each epoch's start (dropout,
+        augmentation; :mod:`~ppdet_wsd.engine.epoch_start`), so a run can be repeated.
     Returns:
         WSDTrainer: the trained trainer (its ``model`` holds the final weights).
     """
