@@ -78,7 +78,8 @@ def test_an_epoch_draws_the_same_numbers_whatever_came_before():
 
 
 def test_no_seed_no_reseeding():
-    trainer = SimpleNamespace(cfg={'seed': None}, loader=SimpleNamespace(start_epoch=lambda epoch: None))
+    trainer = SimpleNamespace(cfg={'seed': None},
+                              loader=SimpleNamespace(start_epoch=lambda epoch: None))
     np.random.seed(1)
     expected = np.random.rand(2)
     np.random.seed(1)
@@ -279,3 +280,7 @@ def test_a_detector_killed_mid_epoch_and_resumed_equals_an_uninterrupted_run(tin
     refined = [json.load(open(folder / 'refined_boxes.json')) for folder in (whole, resumed)]
     assert refined[0] == refined[1] and [h['epoch'] for h in refined[0]['history']] == [1, 2, 3]
     assert any(h['images_changed'] for h in refined[0]['history']), 'the refreshes did work'
+    summaries = [json.load(open(folder / 'train_summary.json')) for folder in (whole, resumed)]
+    assert [(s['resumed_from'], s['start_epoch']) for s in summaries] == [
+        (None, 0), ('killed/rmil_demo/1', 2)]
+    assert summaries[0]['refinement'] == summaries[1]['refinement']

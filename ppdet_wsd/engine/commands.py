@@ -29,7 +29,8 @@ TRAIN_SUMMARY = 'train_summary.json'
 
 def train(cfg, validate=False, resume=None):
     """Train the configured architecture; checkpoints go to ``save_dir/<config name>``,
-    with ``train_summary.json`` (wall seconds, epochs, images, refinement history).
+    with ``train_summary.json`` (wall seconds, epochs, the snapshot it resumed from and
+    its first epoch, images, refinement history).
 
     Args:
         cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
@@ -56,7 +57,8 @@ def train(cfg, validate=False, resume=None):
     trainer.train(validate)
     seconds = time.time() - tic
     logger.info(f'training took {seconds:.1f} s')
-    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'start_epoch': trainer.start_epoch,
+    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'resumed_from': resume,
+               'start_epoch': trainer.start_epoch,
                'num_train_images': len(trainer.dataset), 'config': cfg.filename}
     refinement = [c for c in trainer._callbacks if isinstance(c, OnlineRefinement)]
     if refinement:

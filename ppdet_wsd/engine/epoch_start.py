@@ -34,7 +34,8 @@ class EpochLoader:
     new pass of the reader's ``DataLoader`` with the batch sampler's shuffle set to the
     epoch given to :meth:`start_epoch`: the shuffle of epoch ``e`` is
     ``np.random.RandomState(e)`` in every run. The pass ppdet starts when it builds the
-    reader (already loading the first epoch's batches) is stopped here.
+    reader (already loading the first epoch's batches, before a resumed run knows its
+    epoch) is stopped here; paddle waits up to a second for its loading thread to end.
 
     Args:
         reader (ppdet.data.reader.TrainReader): the built training reader.
