@@ -32,15 +32,18 @@ TRAIN_SUMMARY = 'train_summary.json'
 
 def train(cfg, validate=False, resume=None):
     """Train the configured architecture; checkpoints go to ``save_dir/<config name>``,
-    with ``train_summary.json`` (wall seconds, epochs, images, refinement history).
+    with ``train_summary.json`` (wall seconds, epochs, the snapshot it resumed from and
+    its first epoch, images, refinement history).
 
     Args:
         cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
         validate (bool): evaluate on ``EvalDataset`` every ``snapshot_epoch``
             epochs and keep ``best_model`` by the metric's primary key.
-        resume (str | None): checkpoint (path without ``.pdparams``) to resume.
+        resume (str | None): checkpoint (path without ``.pdparams``) to resume; the run
+            then ends exactly where the uninterrupted run would.
         ``cfg.seed`` (int | None) seeds paddle, numpy and ``random`` first (head
-        initialisation, shuffling, augmentation), so a run can be repeated.
+        initialisation) and again from ``(seed, epoch)`` at each epoch's start (dropout,
+        augmentation; :mod:`~ppdet_wsd.engine.epoch_start`), so a run can be repeated.
     Returns:
         WSDTrainer: the trained trainer (its ``model`` holds the final weights).
     """
@@ -57,7 +60,8 @@ def train(cfg, validate=False, resume=None):
     trainer.train(validate)
     seconds = time.time() - tic
     logger.info(f'training took {seconds:.1f} s')
-    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'start_epoch': trainer.start_epoch,
+    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'resumed_from': resume,
+               'start_epoch': trainer.start_epoch,
                'num_train_images': len(trainer.dataset), 'config': cfg.filename}
     refinement = [c for c in trainer._callbacks if isinstance(c, OnlineRefinement)]
     if refinement:
