@@ -39,12 +39,15 @@ CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 2 / 3,
 # and under 6 runs with every initial detector weight scaled by 1 + 1e-6 * N(0, 1) (a proxy
 # for another CPU's rounding, far larger than the paddle 2.6 / 3.3 difference): mAPs and
 # AUROC identical in all; fit_map50 0.3988-0.4018, operating threshold 0.01834-0.01884.
-# Perturbations of 1e-5 move the mAPs by a whole box (0.168 -> 0.056 in 1 of 3 runs).
+# Perturbations of 1e-5 move the mAPs by a whole box (0.168 -> 0.056 in 1 of 3 runs): on a
+# 4-box test split one box is a third of the mAP, so the mAPs get a one-box tolerance (another
+# CPU's rounding must not fail CI; a collapse to 0 still does); fit_map50 (the train split's
+# boxes), the AUROC and the rates are the tight checks.
 DETECTOR_GOLDEN = {'det_map50': 0.16831683168316827, 'det_map50_95': 0.0673267326732673,
                    'fit_map50': 0.39875788704574017, 'image_auroc': 1.0,
                    'operating_threshold': 0.018344169482588768, 'miss_rate': 1 / 3,
                    'overkill_rate': 0.0}
-DETECTOR_TOLERANCE = {'det_map50': 1e-6, 'det_map50_95': 1e-6, 'fit_map50': 0.005,
+DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.005,
                       'operating_threshold': 0.001}
 
 
