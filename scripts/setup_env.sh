@@ -13,10 +13,13 @@ case "${PADDLE_LINE:-3}" in
 esac
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 stamp="$VENV/.ppdet-wsd-requirements"
-want=$(cat "$REQ" requirements/common.txt requirements/host.txt setup.py | sha1sum | cut -d' ' -f1)
+want=$(cat "$REQ" requirements/common.txt requirements/host.txt requirements/deploy.txt setup.py \
+       | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup_env.sh: installing into $VENV ($REQ) ..."
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REQ"
+  # optional for users (ONNX export, the onnx backend); the tests use it where it works
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r requirements/deploy.txt
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -r requirements/host.txt
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e .
   echo "$want" > "$stamp"

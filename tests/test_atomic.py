@@ -7,7 +7,7 @@ import pytest
 
 from ppdet_wsd.engine import checkpointer as checkpointer_module
 from ppdet_wsd.engine.checkpointer import WSDCheckpointer
-from ppdet_wsd.utils.atomic import atomic_dir, write_json_atomic
+from ppdet_wsd_runtime.atomic import atomic_dir, write_json_atomic
 
 
 def test_atomic_dir_keeps_the_old_folder_when_writing_fails(tmp_path):
@@ -34,7 +34,8 @@ def test_write_json_atomic_replaces_whole_files(tmp_path):
 def _fake_trainer(save_dir):
     cfg = SimpleNamespace(save_dir=str(save_dir), filename='run', epoch=3, snapshot_epoch=1)
     model = SimpleNamespace(state_dict=lambda: {})
-    return SimpleNamespace(cfg=cfg, model=model, use_ema=False, optimizer=None, _metrics=[])
+    return SimpleNamespace(cfg=cfg, model=model, use_ema=False, optimizer=None, _metrics=[],
+                           _callbacks=[], validating=False)
 
 
 def test_checkpoint_killed_while_saving_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from ppdet_wsd.data.ground_truth import GroundTruthImage
-from ppdet_wsd.metrics.detection_metric import class_box_scores, detection_report
-from ppdet_wsd.utils.detections import clip_boxes, split_detections
+from ppdet_wsd.metrics.detection_metric import detection_report
+from ppdet_wsd_runtime.detections import class_box_scores, clip_boxes, split_detections
 
 CLASSES = ['crack', 'spot']
 

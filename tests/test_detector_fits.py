@@ -6,10 +6,10 @@ import paddle
 import pytest
 
 from ppdet_wsd.data.box_dataset import BoxLabelDataSet, boxes_as_truth
-from ppdet_wsd.data.image_io import read_image_rgb
 from ppdet_wsd.data.labels import file_key
 from ppdet_wsd.metrics.localization import coco_box_map
-from ppdet_wsd.utils.detections import split_detections
+from ppdet_wsd_runtime.detections import split_detections
+from ppdet_wsd_runtime.image_io import read_image_rgb
 from tiny_models import tiny_detector
 
 

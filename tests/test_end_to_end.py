@@ -61,11 +61,12 @@ def test_infer_export_and_the_exported_model_agree(trained, tiny_dataset):
     assert os.path.isfile(os.path.join(workdir, 'infer', 'good_0000_cam.png'))
     run_tool('export_model.py', '-c', CONFIG, '-o', 'weights=output/cam_demo/best_model', *data,
              '--output_dir', 'exported', cwd=workdir)
-    from ppdet_wsd.deploy.predictor import ExportedClassifier
+    from ppdet_wsd_runtime.predictor import ExportedClassifier
     predictor = ExportedClassifier(os.path.join(workdir, 'exported', 'cam_demo'))
     assert predictor.classes == ['crack', 'scratch', 'spot']
     paths = [r['file'] for r in results[:4]]
-    scores, cams = predictor.predict(paths)
+    outputs = predictor.predict(paths)
+    scores, cams = np.array([s for s, _ in outputs]), np.array([c for _, c in outputs])
     expected = np.array([[r['scores'][c] for c in predictor.classes] for r in results[:4]])
     np.testing.assert_allclose(scores, expected, atol=1e-5)
     assert cams.shape == (4, 3, 8, 8)

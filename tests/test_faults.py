@@ -18,8 +18,8 @@ from ppdet_wsd.engine.loss_guard import FiniteLossGuard, NonFiniteLossError
 from ppdet_wsd.evidence.features import ImageFeatures
 from ppdet_wsd.evidence.store import FeatureStore
 from ppdet_wsd.pipeline import records
-from ppdet_wsd.utils import atomic
-from ppdet_wsd.utils.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from ppdet_wsd_runtime import atomic
+from ppdet_wsd_runtime.atomic import atomic_dir, write_json_atomic, write_text_atomic
 
 CAM_CONFIG = os.path.join(REPO_ROOT, 'configs', 'demo', 'cam_demo.yml')
 DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')
@@ -77,7 +77,8 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_snapshot(tiny_dataset
     assert last.startswith('ppdet_wsd.engine.loss_guard.NonFiniteLossError: non-finite loss '
                            'at epoch 1, step 0: loss = nan; training stopped')
     saved = sorted(os.listdir(tmp_path / 'output' / 'cam_demo'))
-    assert saved == ['0.pdopt', '0.pdparams'], 'epoch 0 kept, nothing of the NaN epoch'
+    assert saved == ['0.pdopt', '0.pdparams', '0.pdstate'], \
+        'epoch 0 kept, nothing of the NaN epoch'
 
 
 def test_a_full_disk_fails_a_json_or_text_write_and_keeps_the_old_file(tmp_path, monkeypatch):
@@ -131,7 +132,8 @@ def test_a_full_disk_while_exporting_or_checkpointing_keeps_the_old_model(tmp_pa
     cfg = SimpleNamespace(save_dir=str(tmp_path / 'train'), filename='run', epoch=3,
                           snapshot_epoch=1)
     trainer = SimpleNamespace(cfg=cfg, model=SimpleNamespace(state_dict=lambda: {}),
-                              use_ema=False, optimizer=None, _metrics=[])
+                              use_ema=False, optimizer=None, _metrics=[], _callbacks=[],
+                              validating=False)
     with pytest.raises(OSError):
         WSDCheckpointer(trainer).on_epoch_end({'mode': 'train', 'epoch_id': 0})
     assert os.listdir(tmp_path / 'train' / 'run') == []

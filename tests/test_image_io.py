@@ -2,9 +2,9 @@ import os
 
 import numpy as np
 import pytest
-
 from conftest import write_image
-from ppdet_wsd.data.image_io import ImageReadError, read_image_rgb
+
+from ppdet_wsd_runtime.image_io import ImageReadError, read_image_rgb
 
 
 def test_grey_becomes_three_equal_channels(tmp_path):

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import REPO_ROOT
-from ppdet_wsd.utils.quiet import LineFilter
+from ppdet_wsd_runtime.quiet import LineFilter
 
 TOOLS = os.path.join(REPO_ROOT, 'tools')
 DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')

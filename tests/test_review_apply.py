@@ -15,7 +15,7 @@ from ppdet_wsd.review.decisions import apply_decision
 from ppdet_wsd.review.pseudo_file import coco_to_images, resolve_sources
 from ppdet_wsd.review.refit import match_f1
 from ppdet_wsd.review.store import empty_review, review_fingerprint
-from ppdet_wsd.utils.atomic import write_json_atomic
+from ppdet_wsd_runtime.atomic import write_json_atomic
 from conftest import REPO_ROOT
 
 

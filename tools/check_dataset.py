@@ -24,7 +24,7 @@ def main():
     if not os.path.isdir(flags.root):  # before the slow imports
         sys.exit(f'error: {flags.root}: dataset folder not found')
     from ppdet_wsd.data.check import check_dataset
-    from ppdet_wsd.utils.atomic import write_text_atomic
+    from ppdet_wsd_runtime.atomic import write_text_atomic
     check = check_dataset(flags.root, strict=flags.strict, progress=True)
     print(check.summary())
     if flags.skipped_list:

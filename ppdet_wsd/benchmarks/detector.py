@@ -3,11 +3,12 @@ tabulate it beside the pseudo boxes it learnt from and the fully supervised refe
 import json
 import os
 
-from ..deploy.predictor import exported_speed
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.predictor import exported_speed
+
 from ..engine.commands import (TRAIN_SUMMARY, dataset_split, export, train,
                                val_threshold_and_test)
 from ..metrics import verdict_rates
-from ..utils.atomic import write_json_atomic
 from .report import machine_summary, provenance, write_section
 
 ROLES = ('weak', 'supervised')

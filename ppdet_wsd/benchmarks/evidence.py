@@ -10,7 +10,8 @@ import json
 import os
 import time
 
-from ..data.image_io import read_image_rgb
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import calibrate
 from ..evidence.geometry import InputGeometry

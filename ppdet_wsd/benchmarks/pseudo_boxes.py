@@ -14,13 +14,14 @@ import numpy as np
 import paddle
 from ppdet.data.reader import Compose
 
+from ppdet_wsd_runtime.heatmap import normalise_map
+
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..engine.batches import image_batches
 from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
 from ..metrics.pseudo_box_report import localization_metrics
-from ..visualization.heatmap import normalise_map
 from .report import git_commit, machine_summary, write_section
 
 

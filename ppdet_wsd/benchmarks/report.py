@@ -9,7 +9,7 @@ import sys
 
 import paddle
 
-from ..utils.atomic import write_text_atomic
+from ppdet_wsd_runtime.atomic import write_text_atomic
 
 
 BENCHMARK_DOC = 'docs/benchmarks.md'

@@ -30,6 +30,9 @@ import time
 
 import numpy as np
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.heatmap import normalise_map
+
 from ..data.ground_truth import load_ground_truth
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.run import evidence_results
@@ -44,8 +47,6 @@ from ..review.order import review_order
 from ..review.pseudo_file import coco_to_images
 from ..review.refit import refit_extent
 from ..review.store import REVIEW_FILE, empty_review
-from ..utils.atomic import write_json_atomic
-from ..visualization.heatmap import normalise_map
 from .report import git_commit, machine_summary, provenance, write_section
 
 K, P, B, H, M = 0.28, 1.1, 0.1, 0.4, 1.35

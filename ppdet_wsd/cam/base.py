@@ -26,7 +26,7 @@ class CAMResult(namedtuple('CAMResult', ['maps', 'scores', 'classes'])):
         maps (np.ndarray): float32 ``[B, K, H, W]`` at the input resolution, not normalised;
             >= 0 for the gradient methods (ReLU, as they are defined); plain CAM returns the
             raw class map (Zhou et al.), which may be negative. Consumers min-max normalise
-            (``ppdet_wsd.visualization.heatmap.normalise_map``).
+            (``ppdet_wsd_runtime.heatmap.normalise_map``).
         scores (np.ndarray): float32 ``[B, C]`` in [0, 1], sigmoid of the image logits.
         classes (list[int]): the K class indices along axis 1 of ``maps``.
     """

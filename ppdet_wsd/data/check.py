@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
+
 from .ground_truth import load_ground_truth
-from .image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
-from ..utils.atomic import write_json_atomic
 
 TINY_SIDE = 32      # px: a shorter side is enlarged many times to the model input
 HUGE_SIDE = 4096    # px: a longer side is decoded at full size (slow, memory hungry)

@@ -6,8 +6,9 @@ from ppdet.data.source.dataset import DetDataset
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.image_io import ImageReadError, read_image_rgb
+
 from ..registry import register_data_source
-from .image_io import ImageReadError, read_image_rgb
 from .labels import SPLITS, DatasetError, discover_classes, load_labeled_images, raise_problems
 
 logger = setup_logger(__name__)

@@ -14,7 +14,8 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from .image_io import IMAGE_EXTENSIONS
+from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS
+
 
 GOOD_LABEL = 'good'
 LABEL_SEPARATOR = ';'

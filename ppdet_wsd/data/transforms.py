@@ -1,10 +1,11 @@
 """Reader operators that ppdet's ``sample_transforms`` can name."""
-import cv2
 import numpy as np
 from ppdet.data.transform.operators import BaseOperator
 
+from ppdet_wsd_runtime.image_io import read_image_rgb
+from ppdet_wsd_runtime.letterbox import letterbox
+
 from ..registry import register_transform
-from .image_io import read_image_rgb
 
 
 @register_transform
@@ -24,12 +25,6 @@ class DecodeImage(BaseOperator):
         sample['im_shape'] = np.array(image.shape[:2], dtype=np.float32)
         sample['scale_factor'] = np.ones(2, dtype=np.float32)
         return sample
-
-
-def letterbox_scale(height, width, canvas):
-    """The one scale that fits a ``height`` x ``width`` image into ``canvas`` ``[H, W]``
-    with its aspect ratio kept (:class:`LetterboxResize`)."""
-    return min(canvas[0] / height, canvas[1] / width)
 
 
 @register_transform
@@ -57,14 +52,8 @@ class LetterboxResize(BaseOperator):
         self.fill = fill
 
     def apply(self, sample, context=None):
-        image = sample['image']
-        height, width = image.shape[:2]
-        scale = letterbox_scale(height, width, self.canvas)
-        new_h = min(self.canvas[0], max(1, int(round(height * scale))))
-        new_w = min(self.canvas[1], max(1, int(round(width * scale))))
-        resized = cv2.resize(image, (new_w, new_h), interpolation=self.interp)
-        out = np.full((self.canvas[0], self.canvas[1], image.shape[2]), self.fill, np.float32)
-        out[:new_h, :new_w] = resized
+        out, (new_h, new_w), scale = letterbox(sample['image'], self.canvas, self.interp,
+                                               self.fill)
         sample['image'] = out
         sample['im_shape'] = np.array([new_h, new_w], dtype=np.float32)
         sample['scale_factor'] = np.array([scale, scale], dtype=np.float32)

@@ -6,10 +6,12 @@ import yaml
 from paddle.static import InputSpec
 from ppdet.utils.logger import setup_logger
 
-from ..utils.atomic import atomic_dir
+from ppdet_wsd_runtime.atomic import atomic_dir
+from ppdet_wsd_runtime.model_dir import INFER_CFG
+
+from .graph import DetectorGraph, output_names, retina_postprocess, static_friendly_resizing
 
 logger = setup_logger(__name__)
-INFER_CFG = 'infer_cfg.yml'
 
 
 def test_image_shape(cfg):
@@ -34,42 +36,41 @@ def preprocess_ops(cfg):
     return ops
 
 
-def input_spec(shape, detector):
-    """Static input description: ``image`` ``[N, *shape]``, and for a detector
-    ``im_shape`` / ``scale_factor`` ``[N, 2]``."""
-    spec = {'image': InputSpec(shape=[None] + shape, dtype='float32', name='image')}
-    if detector:
-        for name in ('im_shape', 'scale_factor'):
-            spec[name] = InputSpec(shape=[None, 2], dtype='float32', name=name)
-    return [spec]
-
-
 def export_model(model, cfg, classes, output_dir, detector=False):
     """Write ``<output_dir>/<config name>/`` with ``model.*`` and ``infer_cfg.yml``.
 
     The folder appears complete or not at all (built in a temporary folder, then
-    renamed). Inputs: ``image`` float32 ``[N, 3, H, W]`` (preprocessed as
-    ``infer_cfg.yml`` says), plus ``im_shape`` and ``scale_factor`` ``[N, 2]`` for a
-    detector. Outputs, in the order listed under ``outputs`` in ``infer_cfg.yml``
-    (sorted names): a classifier's ``cam`` ``[N, C, h, w]`` and ``scores`` ``[N, C]``;
-    a detector's ``bbox`` ``[M, 6]``, ``bbox_num`` ``[N]`` and ``im_score`` ``[N, C]``.
+    renamed). Input: ``image`` float32 ``[N, 3, H, W]``, preprocessed as ``infer_cfg.yml``
+    says. Outputs, in the order listed under ``outputs`` in ``infer_cfg.yml``: a
+    classifier's ``cam`` ``[N, C, h, w]`` and ``scores`` ``[N, C]``; a detector's raw head
+    outputs (:class:`~ppdet_wsd.deploy.graph.DetectorGraph`), which the runtime decodes with
+    the ``postprocess`` section (anchors, NMS settings). Resizes inside the model are traced
+    as plain tensor ops (:func:`~ppdet_wsd.deploy.graph.static_friendly_resizing`), so the
+    graph runs with oneDNN and converts to ONNX.
 
     Returns:
         str: the export folder.
     """
     model.eval()
     shape = test_image_shape(cfg)
-    static = paddle.jit.to_static(model, input_spec=input_spec(shape, detector),
-                                  full_graph=True)
-    outputs = ['bbox', 'bbox_num', 'im_score'] if detector else ['cam', 'scores']
-    target = os.path.join(output_dir, cfg.filename)
-    with atomic_dir(target) as tmp:
-        paddle.jit.save(static, os.path.join(tmp, 'model'))
-        infer_cfg = {'arch': cfg.architecture, 'classes': list(classes),
-                     'image_shape': shape,
-                     'operating_threshold': cfg.get('verdict_threshold', 0.5),
-                     'Preprocess': preprocess_ops(cfg), 'outputs': outputs}
-        with open(os.path.join(tmp, INFER_CFG), 'w') as f:
-            yaml.safe_dump(infer_cfg, f, sort_keys=False)
+    image = InputSpec(shape=[None] + shape, dtype='float32', name='image')
+    infer_cfg = {'arch': cfg.architecture, 'classes': list(classes), 'image_shape': shape,
+                 'operating_threshold': cfg.get('verdict_threshold', 0.5),
+                 'Preprocess': preprocess_ops(cfg)}
+    with static_friendly_resizing():
+        if detector:
+            static = paddle.jit.to_static(DetectorGraph(model), input_spec=[image],
+                                          full_graph=True)
+            infer_cfg['outputs'] = output_names(len(model.head.anchor_generator.strides))
+            infer_cfg['postprocess'] = retina_postprocess(model.head)
+        else:
+            static = paddle.jit.to_static(model, input_spec=[{'image': image}],
+                                          full_graph=True)
+            infer_cfg['outputs'] = ['cam', 'scores']  # the output dict's keys, sorted
+        target = os.path.join(output_dir, cfg.filename)
+        with atomic_dir(target) as tmp:
+            paddle.jit.save(static, os.path.join(tmp, 'model'))
+            with open(os.path.join(tmp, INFER_CFG), 'w') as f:
+                yaml.safe_dump(infer_cfg, f, sort_keys=False)
     logger.info(f'exported to {target}')
     return target

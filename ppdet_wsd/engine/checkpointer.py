@@ -7,9 +7,11 @@ from ppdet.engine.callbacks import Callback
 from ppdet.utils.checkpoint import save_model
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import move_files_into
+
 from ..metrics.image_level import selection_score
-from ..utils.atomic import move_files_into
 from ..utils.dist import is_main_process
+from .train_state import collect_state, save_state
 
 logger = setup_logger(__name__)
 
@@ -24,12 +26,27 @@ class WSDCheckpointer(Callback):
     the mean per-class AP when val has no good image; higher is better) instead of a
     box AP. When validation ran but no score was ever defined, ``best_model`` is the
     final epoch's model (logged), so a validated run always leaves a ``best_model``.
+
+    An epoch snapshot (and ``model_final``) is a resume point: it also holds the training
+    state of the callbacks (``.pdstate``, :mod:`~ppdet_wsd.engine.train_state`; the best
+    score so far is this callback's part), and its ``.pdparams`` is moved into place last,
+    so a ``.pdparams`` means a complete snapshot. A validated run writes the snapshot after
+    the epoch's validation, so a resumed run neither repeats nor misses one.
     """
+    state_key = 'checkpointer'
 
     def __init__(self, trainer):
         super().__init__(trainer)
         self.best = None
+        self.pending = None
         self.save_dir = os.path.join(trainer.cfg.save_dir, trainer.cfg.filename)
+
+    def state(self):
+        """The best model-selection score so far (None before any)."""
+        return {'best': self.best}
+
+    def on_train_begin(self, status):
+        self.best = self.model.resume_state.get(self.state_key, {}).get('best')
 
     def on_epoch_end(self, status):
         if not is_main_process():
@@ -38,9 +55,17 @@ class WSDCheckpointer(Callback):
         if status['mode'] == 'train':
             last = epoch_id == self.model.cfg.epoch - 1
             if last or (epoch_id + 1) % self.model.cfg.snapshot_epoch == 0:
-                self._save('model_final' if last else str(epoch_id), epoch_id, status)
+                self.pending = 'model_final' if last else str(epoch_id)
+                if not self.model.validating:
+                    self._save_pending(epoch_id, status)
         elif status['mode'] == 'eval' and status.get('save_best_model'):
             self._maybe_save_best(epoch_id, status)
+            self._save_pending(epoch_id, status)
+
+    def _save_pending(self, epoch_id, status):
+        if self.pending is not None:
+            self._save(self.pending, epoch_id, status, resume_point=True)
+            self.pending = None
 
     def on_train_end(self, status):
         if not is_main_process() or not status.get('save_best_model') or self.best is not None:
@@ -64,7 +89,7 @@ class WSDCheckpointer(Callback):
                 self._save('best_model', epoch_id, status)
             logger.info(f'best {key} so far: {self.best:.4f}')
 
-    def _save(self, name, epoch_id, status):
+    def _save(self, name, epoch_id, status, resume_point=False):
         weights = self.model.model.state_dict()
         with tempfile.TemporaryDirectory(prefix='.tmp-', dir=self._ensure_dir()) as tmp:
             if self.model.use_ema:  # the model holds the EMA weights at snapshot time
@@ -72,7 +97,9 @@ class WSDCheckpointer(Callback):
                            epoch_id + 1, ema_model=weights)
             else:
                 save_model(weights, self.model.optimizer, tmp, name, epoch_id + 1)
-            move_files_into(tmp, self.save_dir)
+            if resume_point:
+                save_state(collect_state(self.model._callbacks), os.path.join(tmp, name))
+            move_files_into(tmp, self.save_dir, last='.pdparams')
         logger.info(f'saved {os.path.join(self.save_dir, name)}.pdparams')
 
     def _ensure_dir(self):

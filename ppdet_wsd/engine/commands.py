@@ -8,13 +8,16 @@ from ppdet.data.reader import Compose
 from ppdet.engine import init_parallel_env, set_random_seed
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..cam import build_cam
 from ..deploy.export import export_model
+from ..deploy.onnx_export import export_onnx
+from ..deploy.quantize import quantize_int8
 from ..metrics import operating_threshold
 from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from .config import resolve_classes
 from .detect import detect_images
@@ -29,15 +32,18 @@ TRAIN_SUMMARY = 'train_summary.json'
 
 def train(cfg, validate=False, resume=None):
     """Train the configured architecture; checkpoints go to ``save_dir/<config name>``,
-    with ``train_summary.json`` (wall seconds, epochs, images, refinement history).
+    with ``train_summary.json`` (wall seconds, epochs, the snapshot it resumed from and
+    its first epoch, images, refinement history).
 
     Args:
         cfg: config from :func:`ppdet_wsd.engine.config.load_run_config`.
         validate (bool): evaluate on ``EvalDataset`` every ``snapshot_epoch``
             epochs and keep ``best_model`` by the metric's primary key.
-        resume (str | None): checkpoint (path without ``.pdparams``) to resume.
+        resume (str | None): checkpoint (path without ``.pdparams``) to resume; the run
+            then ends exactly where the uninterrupted run would.
         ``cfg.seed`` (int | None) seeds paddle, numpy and ``random`` first (head
-        initialisation, shuffling, augmentation), so a run can be repeated.
+        initialisation) and again from ``(seed, epoch)`` at each epoch's start (dropout,
+        augmentation; :mod:`~ppdet_wsd.engine.epoch_start`), so a run can be repeated.
     Returns:
         WSDTrainer: the trained trainer (its ``model`` holds the final weights).
     """
@@ -54,7 +60,8 @@ def train(cfg, validate=False, resume=None):
     trainer.train(validate)
     seconds = time.time() - tic
     logger.info(f'training took {seconds:.1f} s')
-    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'start_epoch': trainer.start_epoch,
+    summary = {'seconds': seconds, 'epochs': cfg.epoch, 'resumed_from': resume,
+               'start_epoch': trainer.start_epoch,
                'num_train_images': len(trainer.dataset), 'config': cfg.filename}
     refinement = [c for c in trainer._callbacks if isinstance(c, OnlineRefinement)]
     if refinement:
@@ -160,11 +167,29 @@ def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_p
                save_pictures)
 
 
-def export(cfg, output_dir='output_inference'):
-    """Export ``cfg.weights`` as a static model; returns the export folder."""
+def export(cfg, output_dir='output_inference', onnx=False, int8=False, calibration_images=32):
+    """Export ``cfg.weights`` as a static model; returns the export folder.
+
+    Args:
+        onnx (bool): also write ``model.onnx`` (:mod:`ppdet_wsd.deploy.onnx_export`).
+        int8 (bool): also write ``model.onnx`` and ``model_int8.onnx``
+            (:mod:`ppdet_wsd.deploy.quantize`), calibrated on ``calibration_images``
+            training images spread over the train split.
+    """
     model, classes = trained_model(cfg)
-    return export_model(model, cfg, classes, output_dir,
-                        detector=isinstance(model, RetinaNetMIL))
+    model_dir = export_model(model, cfg, classes, output_dir,
+                             detector=isinstance(model, RetinaNetMIL))
+    if onnx or int8:
+        logger.info(f'wrote {export_onnx(model_dir)}')
+    if int8:
+        logger.info(f'wrote {quantize_int8(model_dir, train_images(calibration_images))}')
+    return model_dir
+
+
+def train_images(count):
+    """``count`` image files spread evenly over the evaluation dataset's train split."""
+    paths = [r['im_file'] for r in dataset_split('train').roidbs]
+    return paths[::max(1, len(paths) // count)][:count]
 
 
 def dataset_split(split):

@@ -7,7 +7,8 @@ import paddle
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.cli import ArgsParser, merge_args
 
-from ..data.image_io import ImageReadError
+from ppdet_wsd_runtime.image_io import ImageReadError
+
 from ..data.labels import DatasetError
 
 DEVICE_FLAGS = ('use_gpu', 'use_npu', 'use_xpu', 'use_mlu')

@@ -9,13 +9,14 @@ from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
-from ..data.image_io import read_image_rgb
-from ..metrics.detection_metric import class_box_scores
-from ..utils.atomic import write_json_atomic
-from ..utils.detections import clip_boxes, split_detections
-from ..visualization.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.detections import clip_boxes, split_detections
+from ppdet_wsd_runtime.heatmap import caption
+from ppdet_wsd_runtime.image_io import read_image_rgb
+from ppdet_wsd_runtime.results import detector_class_scores
+
 from ..visualization.gallery import write_gallery
-from ..visualization.heatmap import caption
 from .batches import image_batches
 from .infer import verdict
 
@@ -59,7 +60,7 @@ def detection_result(path, detections, im_score, classes, threshold):
         [{'class', 'score', 'box': [x1, y1, x2, y2]}]}`` (boxes best first); detect_images
         adds ``'picture'`` (its drawing) when it saves one.
     """
-    scores = np.maximum(im_score, class_box_scores([detections], len(classes))[0])
+    scores = detector_class_scores(detections, im_score)
     order = np.argsort(-detections[:, 1], kind='stable')
     return {'file': path, 'verdict': verdict(scores, classes, threshold),
             'defect_score': float(scores.max()),

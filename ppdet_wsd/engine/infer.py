@@ -9,10 +9,11 @@ from ppdet.data.reader import Compose
 from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
-from ..data.image_io import IMAGE_EXTENSIONS, read_image_rgb
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap, resize_map
+from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, read_image_rgb
+
 from ..data.labels import GOOD_LABEL
-from ..utils.atomic import write_json_atomic
-from ..visualization.heatmap import caption, normalise_map, overlay_heatmap, resize_map
 from .batches import image_batches
 
 logger = setup_logger(__name__)

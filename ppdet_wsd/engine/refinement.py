@@ -1,6 +1,5 @@
 """Online refinement of pseudo boxes by an EMA teacher during detector training."""
 import copy
-import json
 import os
 
 import numpy as np
@@ -9,8 +8,9 @@ from ppdet.data.reader import Compose
 from ppdet.engine.callbacks import Callback
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..pseudo.refine import MiningRule
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from .detect import detect_records
 
@@ -48,8 +48,10 @@ class EMATeacher:
         self.decay = decay
         self.updates = 0
         teacher_params = dict(self.model.named_parameters())
-        self.pairs = [(teacher_params[name], param) for name, param in student.named_parameters()
+        self.names = [name for name, param in student.named_parameters()
                       if not param.stop_gradient]
+        student_params = dict(student.named_parameters())
+        self.pairs = [(teacher_params[name], student_params[name]) for name in self.names]
 
     @paddle.no_grad()
     def update(self):
@@ -57,6 +59,18 @@ class EMATeacher:
         self.updates += 1
         for teacher, student in self.pairs:
             teacher.set_value(decay * teacher + (1.0 - decay) * student.detach())
+
+    def state(self):
+        """``{'weights': {parameter name: float32 array} of the averaged parameters,
+        'updates': int}``."""
+        return {'weights': {name: t.numpy() for name, (t, _) in zip(self.names, self.pairs)},
+                'updates': self.updates}
+
+    def load(self, state):
+        """Continue from a :meth:`state` of a teacher of the same architecture."""
+        for name, (teacher, _) in zip(self.names, self.pairs):
+            teacher.set_value(state['weights'][name])
+        self.updates = state['updates']
 
 
 def changed_images(before, after):
@@ -74,11 +88,15 @@ class OnlineRefinement(Callback):
     (only labelled classes, several instances, old boxes kept where the teacher
     finds nothing). The student trains on the refreshed boxes from the next epoch.
     Each refresh is logged (boxes before / after, images changed), drawn in VisualDL
-    (``refine/*``) and written to ``<save_dir>/<config>/refined_boxes.json``; a
-    resumed run starts from that file.
+    (``refine/*``) and written to ``<save_dir>/<config>/refined_boxes.json``.
+
+    The teacher's weights and update count, the training images' current boxes and the
+    refresh history are part of every training snapshot (:meth:`state`); a resumed run
+    continues from them, so it refines exactly as an uninterrupted run does.
 
     Config: the ``Refinement`` section (see ``REFINEMENT_DEFAULTS``).
     """
+    state_key = 'refinement'
 
     def __init__(self, trainer, options):
         super().__init__(trainer)
@@ -96,8 +114,19 @@ class OnlineRefinement(Callback):
 
     def on_train_begin(self, status):
         self.teacher = EMATeacher(self.model.model, self.options['ema_decay'])
-        if self.model.start_epoch > 0 and os.path.isfile(self.path):
-            self._load()
+        saved = self.model.resume_state.get(self.state_key)
+        if saved is not None:
+            self._restore(saved)
+
+    def state(self):
+        """What a resumed run needs: ``teacher`` (:meth:`EMATeacher.state`), ``records``
+        (each defective training image's ``im_file`` and its current ``gt_bbox`` float32
+        [N, 4], ``gt_class`` int32 [N, 1], ``gt_score`` float32 [N, 1]) and ``history``
+        (the refreshes so far)."""
+        return {'teacher': self.teacher.state(),
+                'records': [{k: r[k] for k in ('im_file', 'gt_bbox', 'gt_class', 'gt_score')}
+                            for r in self.records],
+                'history': list(self.history)}
 
     def on_step_end(self, status):
         if status['mode'] == 'train':
@@ -152,16 +181,15 @@ class OnlineRefinement(Callback):
                          'classes': r['gt_class'].reshape(-1).tolist(),
                          'scores': r['gt_score'].reshape(-1).tolist()} for r in self.records]})
 
-    def _load(self):
-        with open(self.path, encoding='utf-8') as f:
-            saved = json.load(f)
+    def _restore(self, saved):
+        self.teacher.load(saved['teacher'])
         by_file = {entry['im_file']: entry for entry in saved['records']}
         for record in self.records:
-            entry = by_file.get(record['im_file'])
-            if entry is not None:
-                record['gt_bbox'] = np.asarray(entry['boxes'], np.float32).reshape(-1, 4)
-                record['gt_class'] = np.asarray(entry['classes'], np.int32).reshape(-1, 1)
-                record['gt_score'] = np.asarray(entry['scores'], np.float32).reshape(-1, 1)
-        self.history = saved['history']
-        logger.info(f'resumed with the refined boxes of {self.path} '
-                    f'(after epoch {self.history[-1]["epoch"] if self.history else "?"})')
+            if record['im_file'] not in by_file:
+                raise ValueError(f'the snapshot has no refined boxes for {record["im_file"]}: '
+                                 f'it was written for other training images')
+            record.update({k: by_file[record['im_file']][k]
+                           for k in ('gt_bbox', 'gt_class', 'gt_score')})
+        self.history = list(saved['history'])
+        logger.info(f'resumed with the teacher and the refined boxes after '
+                    f'{len(self.history)} refinement(s)')

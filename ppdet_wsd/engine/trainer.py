@@ -8,8 +8,10 @@ from ..data.labels import file_key
 from ..metrics import DetectionMetric, ImageLabelMetric
 from ..metrics.box_mode import NO_BOXES
 from .checkpointer import WSDCheckpointer
+from .epoch_start import EpochLoader, EpochStart
 from .loss_guard import FiniteLossGuard
 from .refinement import OnlineRefinement, refinement_options
+from .train_state import load_state
 from .vdl_writer import WSDVisualDLWriter
 
 IMAGE_LABEL_METRIC = 'ImageLabel'
@@ -32,12 +34,21 @@ class WSDTrainer(Trainer):
     section with ``enable: true`` adds :class:`OnlineRefinement` to training. Checkpoints are written by
     :class:`WSDCheckpointer`, curves by :class:`WSDVisualDLWriter`. ``last_results`` keeps the latest evaluation's
     results (ppdet resets its metrics right after logging them).
+
+    Resuming gives the uninterrupted run's result: each epoch's batches and random draws
+    depend on ``(seed, epoch)`` only (:mod:`~ppdet_wsd.engine.epoch_start`), and a snapshot
+    carries the callbacks' state (:mod:`~ppdet_wsd.engine.train_state`), read back into
+    ``resume_state`` by :meth:`resume_weights` (``{}`` for a run that was not resumed).
     """
     last_results = {}
 
     def __init__(self, cfg, mode='train'):
+        self.resume_state = {}
+        self.validating = False
         super().__init__(cfg, mode)
-        if self.mode != 'train' and getattr(self.model, 'cache', None) is not None:
+        if self.mode == 'train':
+            self.loader = EpochLoader(self.loader)
+        elif getattr(self.model, 'cache', None) is not None:
             # one pass over the data: a feature cache would only cost memory and round
             # features to float16
             self.model.cache = None
@@ -45,13 +56,24 @@ class WSDTrainer(Trainer):
     def _init_callbacks(self):
         if self.mode != 'train':
             return super()._init_callbacks()
-        self._callbacks = [FiniteLossGuard(self), LogPrinter(self), WSDCheckpointer(self)]
+        self._callbacks = [EpochStart(self), FiniteLossGuard(self), LogPrinter(self)]
+        refinement = refinement_options(self.cfg)
+        if refinement['enable']:  # before the checkpointer: an epoch's refresh is in its snapshot
+            self._callbacks.append(OnlineRefinement(self, refinement))
+        self._callbacks.append(WSDCheckpointer(self))
         if self.cfg.get('use_vdl', False):
             self._callbacks.append(WSDVisualDLWriter(self))
-        refinement = refinement_options(self.cfg)
-        if refinement['enable']:
-            self._callbacks.append(OnlineRefinement(self, refinement))
         self._compose_callback = ComposeCallback(self._callbacks)
+
+    def resume_weights(self, weights):
+        """ppdet's resume (weights, optimiser and learning-rate schedule, start epoch), plus
+        the callbacks' state saved with the snapshot ``weights``."""
+        super().resume_weights(weights)
+        self.resume_state = load_state(weights)
+
+    def train(self, validate=False):
+        self.validating = validate
+        super().train(validate)
 
     def _init_metrics(self, validate=False):
         if self.cfg.metric not in (IMAGE_LABEL_METRIC, DETECTION_METRIC):

@@ -17,8 +17,9 @@ import os
 import numpy as np
 from scipy.special import expit
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..pseudo.regions import region_boxes
-from ..utils.atomic import write_json_atomic
 from .calibration import ClassLevels
 from .features import PATCH_CONTEXT
 from .geometry import PATCH_STRIDE, InputGeometry, map_to_image

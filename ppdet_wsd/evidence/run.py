@@ -5,7 +5,8 @@ import os
 
 from tqdm import tqdm
 
-from ..data.image_io import read_image_rgb
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..pseudo.contrast import tighten_box
 from .geometry import map_to_image
 

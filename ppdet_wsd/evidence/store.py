@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 from tqdm import tqdm
 
-from ..data.image_io import read_image_rgb
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..utils.fingerprint import fingerprint
 from .features import ImageFeatures
 

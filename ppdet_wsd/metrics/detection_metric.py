@@ -4,24 +4,14 @@ import numpy as np
 from ppdet.metrics import Metric
 from ppdet.utils.logger import setup_logger
 
+from ppdet_wsd_runtime.detections import class_box_scores, clip_boxes, split_detections
+
 from ..data.labels import file_key
-from ..utils.detections import clip_boxes, split_detections
 from .box_mode import CLASS_AGNOSTIC, NO_BOXES, box_evaluation_mode
 from .image_level import format_report, image_level_report
 from .localization import coco_box_map
 
 logger = setup_logger(__name__)
-
-
-def class_box_scores(detections, num_classes):
-    """Per class, the best detection score of each image: float32 ``[N, C]`` (0 when
-    the image has no detection of that class). ``detections``: one ``[m, 6]`` array
-    (class, score, x1, y1, x2, y2) per image."""
-    out = np.zeros((len(detections), num_classes), np.float32)
-    for i, det in enumerate(detections):
-        for cls, score in det[:, :2]:
-            out[i, int(cls)] = max(out[i, int(cls)], score)
-    return out
 
 
 def verdict_report(labels, scores, classes, threshold):

@@ -6,7 +6,7 @@ Pure functions over numpy arrays; the ground truth comes from
 * boxes are float ``[N, 4]`` ``(x1, y1, x2, y2)`` in pixel-edge coordinates (a single
   pixel at column 3, row 5 is ``(3, 5, 4, 6)``); areas are continuous (no ``+ 1``);
 * heat maps are float ``[H, W]`` already normalised to [0, 1] and resized to their
-  image (see :mod:`ppdet_wsd.visualization.heatmap`);
+  image (see :mod:`ppdet_wsd_runtime.heatmap`);
 * BoxAcc / MaxBoxAccV2 are in PERCENT (0..100, as in Choe et al., CVPR 2020); PxAP,
   pixel AUROC, CorLoc and COCO AP are fractions in [0, 1].
 """

@@ -14,7 +14,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from ..data.transforms import letterbox_scale
+from ppdet_wsd_runtime.letterbox import letterbox_scale
+
 
 READERS = ('TrainReader', 'EvalReader', 'TestReader')
 BASE_ASPECTS = (0.5, 1.0, 2.0)

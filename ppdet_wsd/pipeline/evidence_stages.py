@@ -14,8 +14,11 @@ import cv2
 import numpy as np
 from ppdet.core.workspace import create, load_config, merge_config
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..data.ground_truth import load_ground_truth
-from ..data.image_io import read_image_rgb
 from ..data.labels import discover_classes, load_labeled_images
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.features import FeatureExtractor
@@ -33,8 +36,6 @@ from ..review.heat import level_scaled, write_heat_map
 from ..review.pseudo_file import PSEUDO_FILE, UNREVIEWED_FILE
 from ..review.refit import refit_extent
 from ..review.store import REVIEW_FILE, read_review
-from ..utils.atomic import write_json_atomic
-from ..visualization.heatmap import caption, normalise_map, overlay_heatmap
 from ..visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
 from .adapt import image_sizes

@@ -22,7 +22,8 @@ import shutil
 import ppdet.core.workspace  # noqa: F401  (registers the YAML tags of ppdet's configs)
 import yaml
 
-from ..utils.atomic import write_json_atomic
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..utils.fingerprint import plain
 from .spec import merge
 

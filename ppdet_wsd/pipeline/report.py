@@ -3,8 +3,9 @@ import json
 import os
 import time
 
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..benchmarks.report import git_commit, machine_summary
-from ..utils.atomic import write_json_atomic
 from ..visualization.report_page import write_report_page
 from ..metrics.box_mode import NO_BOXES
 from . import records

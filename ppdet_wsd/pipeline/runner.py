@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ppdet_wsd_runtime.atomic import write_json_atomic, write_text_atomic
+
 from ..data.check import check_dataset
 from ..data.labels import MAX_LISTED, DatasetError
-from ..utils.atomic import write_json_atomic, write_text_atomic
 from ..utils.fingerprint import fingerprint
 from . import records
 from ..evidence.geometry import choose_canvas, choose_short_side

@@ -17,14 +17,15 @@ import os
 from ppdet.core.workspace import create, load_config, merge_config
 from ppdet.utils.logger import setup_logger
 
-from ..deploy.predictor import exported_speed
+from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.predictor import exported_speed
+
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
 from ..engine.config import select_device
 from ..engine.detect import detect_images
 from ..engine.refinement import refinement_options
 from ..metrics import verdict_rates
-from ..utils.atomic import write_json_atomic
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
 from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas, step_schedule
@@ -202,12 +203,20 @@ def run_evaluation(task):
             'verdict_source': test['verdict']['source']}
 
 
-def run_export(task):
-    """The detector as a static model carrying the operating threshold, its size and
-    its speed one image at a time (decoding + preprocessing + ``paddle.inference``)."""
+def export_config(task):
+    """The detector config (:func:`detector_config`) with the operating threshold the
+    evaluation stage chose, which the export carries."""
     cfg = detector_config(task)
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
         cfg['verdict_threshold'] = json.load(f)['operating_threshold']
+    return cfg
+
+
+def run_export(task):
+    """The detector as a static model carrying the operating threshold, its size and
+    its speed one image at a time (decoding + preprocessing + Paddle Inference with
+    oneDNN + decoding and NMS)."""
+    cfg = export_config(task)
     model_dir = export(cfg, task['stage_dir'])
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
     size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])

@@ -19,8 +19,8 @@ import json  # noqa: E402
 def main(task_file):
     import ppdet_wsd  # noqa: F401  (registers the plugin)
     from ppdet_wsd.pipeline.stages import STAGE_FUNCTIONS
-    from ppdet_wsd.utils.atomic import write_json_atomic
     from ppdet_wsd.utils.dist import is_main_process
+    from ppdet_wsd_runtime.atomic import write_json_atomic
 
     with open(task_file, encoding='utf-8') as f:
         task = json.load(f)

@@ -8,7 +8,7 @@ def boxes_from_heatmap(heat, threshold, all_contours=True):
 
     Args:
         heat (np.ndarray): float ``[H, W]``, normally in [0, 1] (see
-            ``ppdet_wsd.visualization.heatmap.normalise_map``).
+            ``ppdet_wsd_runtime.heatmap.normalise_map``).
         threshold (float): pixels with ``heat > threshold`` are foreground.
         all_contours (bool): one box per outer contour (several instances), largest
             box first; otherwise only the box of the largest contour (by contour area).

@@ -9,10 +9,11 @@ when a config asks for it (``PseudoBoxes.few_boxes: N``). The images come from t
 import numpy as np
 import paddle
 
+from ppdet_wsd_runtime.heatmap import normalise_map
+
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..metrics.localization import box_acc_table
-from ..visualization.heatmap import normalise_map
 from .align import align_to_original
 
 THRESHOLDS = np.arange(0.05, 1.0, 0.05)

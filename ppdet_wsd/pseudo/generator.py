@@ -2,8 +2,9 @@
 import numpy as np
 from skimage.filters import threshold_otsu
 
+from ppdet_wsd_runtime.heatmap import normalise_map
+
 from ..registry import register_module
-from ..visualization.heatmap import normalise_map
 from .box_ops import nms_keep
 from .contours import boxes_from_heatmap
 

@@ -25,7 +25,8 @@ import json
 import os
 import threading
 
-from ..utils.atomic import write_json_atomic
+from ppdet_wsd_runtime.atomic import write_json_atomic
+
 from ..utils.fingerprint import fingerprint
 
 REVIEW_FILE = 'review.json'

@@ -2,7 +2,8 @@
 import html
 import os
 
-from ..utils.atomic import write_text_atomic
+from ppdet_wsd_runtime.atomic import write_text_atomic
+
 
 STYLE = """
 body{font-family:sans-serif;margin:16px;background:#f4f4f4;color:#222}

@@ -10,12 +10,13 @@ import matplotlib
 import numpy as np
 from sklearn.metrics import precision_recall_curve
 
+from ppdet_wsd_runtime.atomic import write_text_atomic
+from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.heatmap import caption
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from ..data.ground_truth import load_ground_truth
-from ..data.image_io import read_image_rgb
 from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
-from ..utils.atomic import write_text_atomic
-from .boxes import class_colour, draw_boxes
-from .heatmap import caption
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)

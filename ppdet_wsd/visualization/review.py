@@ -4,10 +4,11 @@ import os
 import cv2
 import numpy as np
 
-from ..data.image_io import read_image_rgb
-from .boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
+from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap
+from ppdet_wsd_runtime.image_io import read_image_rgb
+
 from .gallery import write_gallery
-from .heatmap import caption, normalise_map, overlay_heatmap
 
 REVIEW_DIR = 'review'
 

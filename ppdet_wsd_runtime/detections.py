@@ -15,3 +15,14 @@ def clip_boxes(detections, height, width):
     """Clip ``detections`` ``[m, 6]`` boxes to the image, in place (RetinaHead does not)."""
     detections[:, [2, 4]] = detections[:, [2, 4]].clip(0, width)
     detections[:, [3, 5]] = detections[:, [3, 5]].clip(0, height)
+
+
+def class_box_scores(detections, num_classes):
+    """Per class, the best detection score of each image: float32 ``[N, C]`` (0 when
+    the image has no detection of that class). ``detections``: one ``[m, 6]`` array
+    (class, score, x1, y1, x2, y2) per image."""
+    out = np.zeros((len(detections), num_classes), np.float32)
+    for i, det in enumerate(detections):
+        for cls, score in det[:, :2]:
+            out[i, int(cls)] = max(out[i, int(cls)], score)
+    return out

@@ -24,10 +24,13 @@ def atomic_dir(final_dir):
     os.replace(tmp, final_dir)
 
 
-def move_files_into(src_dir, dst_dir):
-    """Move every file of ``src_dir`` into ``dst_dir`` with atomic ``os.replace``."""
+def move_files_into(src_dir, dst_dir, last=None):
+    """Move every file of ``src_dir`` into ``dst_dir`` with atomic ``os.replace``; files
+    whose name ends with ``last`` (e.g. ``'.pdparams'``) go after all others, so their
+    presence means the rest of the set is in place."""
     os.makedirs(dst_dir, exist_ok=True)
-    for name in os.listdir(src_dir):
+    names = sorted(os.listdir(src_dir), key=lambda n: bool(last) and n.endswith(last))
+    for name in names:
         os.replace(os.path.join(src_dir, name), os.path.join(dst_dir, name))
 
 

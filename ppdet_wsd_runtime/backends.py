@@ -1,0 +1,90 @@
+"""The engines that run an exported graph on the CPU: Paddle Inference with oneDNN, or
+onnxruntime. Each takes a float32 ``image`` batch ``[B, 3, H, W]`` and returns the graph's
+outputs as numpy arrays, in the order of ``infer_cfg.yml``'s ``outputs``."""
+import os
+
+from .model_dir import model_size_mb, onnx_model_file, paddle_model_files
+from .quiet import host_noise_filtered
+
+BACKENDS = ('paddle', 'onnx')
+
+
+def default_threads():
+    """Every core of the machine."""
+    return os.cpu_count() or 1
+
+
+class PaddleBackend:
+    """``paddle.inference`` on the CPU with oneDNN (MKL-DNN) kernels, ``threads`` math
+    threads."""
+
+    name = 'paddle'
+
+    def __init__(self, model_dir, threads=None):
+        with host_noise_filtered():
+            import paddle.inference as paddle_infer
+        self.files = paddle_model_files(model_dir)
+        config = paddle_infer.Config(*self.files)
+        config.disable_gpu()
+        config.enable_mkldnn()
+        config.set_cpu_math_library_num_threads(threads or default_threads())
+        config.disable_glog_info()  # no "--- Running PIR pass ..." lines on the console
+        self.predictor = paddle_infer.create_predictor(config)
+        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.outputs = [self.predictor.get_output_handle(n)
+                        for n in self.predictor.get_output_names()]
+
+    def run(self, image):
+        self.input.reshape(image.shape)
+        self.input.copy_from_cpu(image)
+        self.predictor.run()
+        return [handle.copy_to_cpu() for handle in self.outputs]
+
+    @property
+    def size_mb(self):
+        return model_size_mb(self.files)
+
+
+class OnnxBackend:
+    """onnxruntime's CPU execution provider on ``model.onnx`` (or ``model_int8.onnx``),
+    ``threads`` intra-op threads."""
+
+    name = 'onnx'
+
+    def __init__(self, model_dir, threads=None, int8=False):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise RuntimeError('the onnx backend needs onnxruntime: pip install -r '
+                               'requirements/deploy.txt') from None
+        self.files = (onnx_model_file(model_dir, int8),)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or default_threads()
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only (paddle2onnx leaves unused constants)
+        self.session = ort.InferenceSession(self.files[0], options,
+                                            providers=['CPUExecutionProvider'])
+        self.input = self.session.get_inputs()[0].name
+
+    def run(self, image):
+        return self.session.run(None, {self.input: image})
+
+    @property
+    def size_mb(self):
+        return model_size_mb(self.files)
+
+
+def create_backend(name, model_dir, threads=None, int8=False):
+    """A backend by ``name`` (``paddle`` or ``onnx``); ``int8`` picks ``model_int8.onnx``.
+
+    Raises:
+        ValueError: an unknown name, or ``int8`` with the paddle backend.
+        ModelFolderError: the model files are missing.
+    """
+    if name == 'paddle':
+        if int8:
+            raise ValueError('int8 runs with the onnx backend only (--backend onnx --int8)')
+        return PaddleBackend(model_dir, threads)
+    if name == 'onnx':
+        return OnnxBackend(model_dir, threads, int8)
+    raise ValueError(f'unknown backend {name!r}: use one of {", ".join(BACKENDS)}')

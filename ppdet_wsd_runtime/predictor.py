@@ -1,0 +1,92 @@
+"""Run an exported model on image files: preprocessing (:mod:`.preprocess`), a backend
+(:mod:`.backends`: Paddle Inference with oneDNN or onnxruntime) and, for a detector, the
+decoding and NMS outside the graph (:mod:`.retina_decode`). Imports no ppdet."""
+import time
+
+import numpy as np
+
+from .backends import create_backend
+from .detections import clip_boxes
+from .model_dir import is_detector, read_infer_cfg
+from .preprocess import Preprocess
+from .retina_decode import RetinaDecoder
+
+
+class ExportedModel:
+    """Load ``<model_dir>`` written by :func:`ppdet_wsd.deploy.export.export_model`.
+
+    Args:
+        model_dir (str): the exported folder.
+        backend (str): ``paddle`` (Paddle Inference, oneDNN) or ``onnx`` (onnxruntime).
+        threads (int | None): CPU threads; None = every core.
+        int8 (bool): run ``model_int8.onnx`` (onnx backend only).
+    Raises:
+        ModelFolderError: the folder or a file in it is missing or broken.
+        ValueError: a preprocessing op the runtime does not implement.
+    """
+
+    def __init__(self, model_dir, backend='paddle', threads=None, int8=False):
+        self.model_dir = model_dir
+        self.infer_cfg = read_infer_cfg(model_dir)
+        self.classes = list(self.infer_cfg['classes'])
+        self.threshold = float(self.infer_cfg['operating_threshold'])
+        self.preprocess = Preprocess(self.infer_cfg['Preprocess'])
+        self.backend = create_backend(backend, model_dir, threads, int8)
+
+    def run(self, samples):
+        """The graph's outputs (list of numpy arrays, ``infer_cfg.yml`` order) for
+        preprocessed ``samples``."""
+        if not samples:
+            raise ValueError('no image to run: samples is empty')
+        return self.backend.run(np.stack([s['image'] for s in samples]).astype(np.float32))
+
+    def predict(self, paths):
+        """:meth:`predict_samples` of the image files ``paths`` (unreadable files raise
+        :class:`~ppdet_wsd_runtime.image_io.ImageReadError`)."""
+        return self.predict_samples([self.preprocess(p) for p in paths])
+
+
+class ExportedClassifier(ExportedModel):
+    """An exported ``CAMClassifier``."""
+
+    def predict_samples(self, samples):
+        """Per sample ``(scores float32 [C] in [0, 1], cam float32 [C, h, w])`` (class maps
+        over the whole model input)."""
+        outputs = dict(zip(self.infer_cfg['outputs'], self.run(samples)))
+        return list(zip(outputs['scores'], outputs['cam']))
+
+
+class ExportedDetector(ExportedModel):
+    """An exported ``RetinaNetMIL``."""
+
+    def __init__(self, model_dir, backend='paddle', threads=None, int8=False):
+        super().__init__(model_dir, backend, threads, int8)
+        self.decoder = RetinaDecoder(self.infer_cfg['postprocess'])
+
+    def predict_samples(self, samples):
+        """Per sample ``(detections float32 [m, 6] (class, score, x1, y1, x2, y2 in original
+        pixels, clipped to the image; by class, then score), im_score float32 [C] in
+        [0, 1])``."""
+        im_score, *head = self.run(samples)
+        detections = self.decoder.decode(head, np.stack([s['scale_factor'] for s in samples]))
+        for sample, det in zip(samples, detections):
+            clip_boxes(det, sample['h'], sample['w'])
+        return list(zip(detections, im_score))
+
+
+def load_exported(model_dir, backend='paddle', threads=None, int8=False):
+    """:class:`ExportedDetector` or :class:`ExportedClassifier`, as the folder holds."""
+    kind = ExportedDetector if is_detector(read_infer_cfg(model_dir)) else ExportedClassifier
+    return kind(model_dir, backend, threads, int8)
+
+
+def exported_speed(model_dir, paths):
+    """Size of an exported detector's Paddle files (MiB) and its images/s one image at a
+    time (the factory case: decoding + preprocessing + Paddle Inference with oneDNN +
+    decoding and NMS), after one warm-up image."""
+    detector = ExportedDetector(model_dir)
+    detector.predict(paths[:1])
+    tic = time.perf_counter()
+    for path in paths:
+        detector.predict([path])
+    return detector.backend.size_mb, len(paths) / (time.perf_counter() - tic)

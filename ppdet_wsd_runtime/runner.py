@@ -1,0 +1,137 @@
+"""The deploy runner: an exported model over a folder, a file or a glob of images ->
+one results file (and, if asked, one picture per image). Imports no ppdet.
+
+``results.json`` (written once, at the end, via a temporary file and a rename)::
+
+    {"model": <folder>, "backend": "paddle" | "onnx", "int8": bool, "kind": "detector" |
+     "classifier", "classes": [...], "operating_threshold": t, "min_box_score": s,
+     "images": [{"file", "verdict": "defective" | "good", "defect_score", "found": [...],
+                 "scores": {class: score}, "boxes": [{"class", "score", "box":
+                 [x1, y1, x2, y2]}] (detector), "picture" (with --draw)}, ...],
+     "unreadable": [{"file", "error"}, ...]}
+"""
+import glob
+import os
+
+import cv2
+from tqdm import tqdm
+
+from .atomic import write_json_atomic
+from .drawing import draw_detection, draw_heatmap
+from .image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
+from .predictor import ExportedDetector, load_exported
+from .results import classification_result, detection_result
+
+RESULTS_FILE = 'results.json'
+PICTURES = 'pictures'
+
+
+def list_images(spec):
+    """The images ``spec`` names and the folder their names are relative to.
+
+    Args:
+        spec (str): a folder (searched recursively for image files), an image file, or a
+            glob pattern (``**`` recursive; every matching file is taken).
+    Returns:
+        tuple: ``(sorted paths, root folder)``.
+    Raises:
+        FileNotFoundError: nothing found.
+    """
+    if os.path.isdir(spec):
+        paths = [p for p in glob.glob(os.path.join(spec, '**', '*'), recursive=True)
+                 if p.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(p)]
+        root = spec
+    elif os.path.isfile(spec):
+        paths, root = [spec], os.path.dirname(spec)
+    else:
+        paths = [p for p in glob.glob(spec, recursive=True) if os.path.isfile(p)]
+        root = os.path.commonpath([os.path.dirname(os.path.abspath(p)) for p in paths]) \
+            if paths else ''
+    if not paths:
+        raise FileNotFoundError(f'{spec}: no image found (give a folder, an image file or a '
+                                f'glob pattern such as "images/**/*.png")')
+    return sorted(paths), root
+
+
+def read_batches(paths, preprocess, batch_size, unreadable):
+    """Preprocessed images in batches of ``batch_size``: yields ``(paths, samples)``.
+    A file that cannot be read is skipped and appended to ``unreadable`` as
+    ``{'file', 'error'}``."""
+    batch = []
+    for path in paths:
+        try:
+            batch.append((path, preprocess(path)))
+        except ImageReadError as err:
+            unreadable.append({'file': path, 'error': str(err)})
+            continue
+        if len(batch) == batch_size:
+            yield [p for p, _ in batch], [s for _, s in batch]
+            batch = []
+    if batch:
+        yield [p for p, _ in batch], [s for _, s in batch]
+
+
+def picture_path(out_dir, root, path):
+    """``<out_dir>/pictures/<path relative to root, extension .png>``."""
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(root or '.'))
+    return os.path.join(out_dir, PICTURES, os.path.splitext(relative)[0] + '.png')
+
+
+def _describe(model, path, sample, output, min_box_score, draw):
+    """(result dict, picture or None) of one image."""
+    if isinstance(model, ExportedDetector):
+        detections, im_score = output
+        result = detection_result(path, detections, im_score, model.classes, model.threshold,
+                                  min_box_score)
+        picture = draw and draw_detection(read_image_rgb(path), result, model.classes)
+    else:
+        scores, cams = output
+        result = classification_result(path, scores, model.classes, model.threshold)
+        picture = draw and draw_heatmap(read_image_rgb(path), result, cams, sample,
+                                        model.classes)
+    return result, picture
+
+
+def run_deploy(model_dir, images, out_dir, backend='paddle', int8=False, batch_size=1,
+               threads=None, draw=False, min_box_score=None):
+    """Run the exported model in ``model_dir`` over ``images`` and write
+    ``<out_dir>/results.json`` (format in the module docstring).
+
+    Args:
+        model_dir (str): an exported model folder.
+        images (str): a folder, an image file or a glob pattern (:func:`list_images`).
+        out_dir (str): where the results (and pictures) go.
+        backend (str): ``paddle`` (Paddle Inference, oneDNN) or ``onnx`` (onnxruntime).
+        int8 (bool): the int8 ONNX model (onnx backend).
+        batch_size (int): images per model call.
+        threads (int | None): CPU threads; None = every core.
+        draw (bool): also write ``<out_dir>/pictures/<image>.png``.
+        min_box_score (float | None): boxes below it are left out of the results; None =
+            the operating threshold (every box still counts for the verdict).
+    Returns:
+        dict: the results document.
+    """
+    if batch_size < 1:
+        raise ValueError(f'batch size must be at least 1, got {batch_size}')
+    model = load_exported(model_dir, backend, threads, int8)
+    paths, root = list_images(images)
+    min_box_score = model.threshold if min_box_score is None else float(min_box_score)
+    results, unreadable = [], []
+    with tqdm(total=len(paths), desc='deploy', unit='img') as bar:
+        for batch_paths, samples in read_batches(paths, model.preprocess, batch_size,
+                                                 unreadable):
+            for path, sample, output in zip(batch_paths, samples, model.predict_samples(samples)):
+                result, picture = _describe(model, path, sample, output, min_box_score, draw)
+                if draw:
+                    result['picture'] = picture_path(out_dir, root, path)
+                    os.makedirs(os.path.dirname(result['picture']), exist_ok=True)
+                    cv2.imwrite(result['picture'], cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+                results.append(result)
+            bar.update(len(results) + len(unreadable) - bar.n)
+        bar.update(len(paths) - bar.n)  # unreadable files after the last batch
+    document = {'model': os.path.abspath(model_dir), 'backend': backend, 'int8': bool(int8),
+                'kind': 'detector' if isinstance(model, ExportedDetector) else 'classifier',
+                'classes': model.classes, 'operating_threshold': model.threshold,
+                'min_box_score': min_box_score, 'images': results, 'unreadable': unreadable}
+    write_json_atomic(os.path.join(out_dir, RESULTS_FILE), document)
+    return document

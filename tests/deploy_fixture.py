@@ -1,0 +1,85 @@
+"""Tiny exported models for the deploy tests: the seeded tiny detector / classifier of
+``tiny_models`` exported on a letterbox canvas, and the eager model's outputs to compare."""
+import os
+
+import numpy as np
+import paddle
+from ppdet.core.workspace import AttrDict
+from ppdet.data.reader import Compose
+
+from conftest import write_image
+from ppdet_wsd.deploy.export import export_model
+from ppdet_wsd.engine.detect import detect_records
+
+CANVAS = [48, 64]   # H, W: not square, so the letterbox pads
+CLASSES = ['crack', 'scratch', 'spot']
+THRESHOLD = 0.42
+TRANSFORMS = [{'DecodeImage': {}},
+              {'LetterboxResize': {'canvas': CANVAS}},
+              {'NormalizeImage': {'mean': [0.5, 0.5, 0.5], 'std': [0.5, 0.5, 0.5],
+                                  'is_scale': True}},
+              {'Permute': {}}]
+
+
+def tiny_cfg(name):
+    """The config entries ``export_model`` reads, for the tiny models."""
+    return AttrDict(architecture='RetinaNetMIL' if name == 'detector' else 'CAMClassifier',
+                    filename=name, verdict_threshold=THRESHOLD,
+                    TestReader={'inputs_def': {'image_shape': [3] + CANVAS},
+                                'sample_transforms': TRANSFORMS})
+
+
+def export_tiny(model, out_dir, detector):
+    """Export a tiny model; returns its folder."""
+    name = 'detector' if detector else 'classifier'
+    return export_model(model, tiny_cfg(name), CLASSES, out_dir, detector=detector)
+
+
+def eager_detections(model, paths, batch_size=2):
+    """The eager detector on ``paths`` as the project's infer runs it: per image
+    ``(detections [m, 6] clipped, im_score [C])``."""
+    records = [{'im_file': p} for p in paths]
+    return [(det, score) for _, det, score in
+            detect_records(model, Compose(TRANSFORMS), records, batch_size)]
+
+
+def eager_classifier(model, paths):
+    """The eager classifier on ``paths``: per image ``(scores [C], cam [C, h, w])``."""
+    transforms = Compose(TRANSFORMS)
+    image = np.stack([transforms({'im_file': p})['image'] for p in paths])
+    with paddle.no_grad():
+        out = model({'image': paddle.to_tensor(image)})
+    return list(zip(out['scores'].numpy(), out['cam'].numpy()))
+
+
+def odd_images(folder):
+    """Images the runtime must read like ppdet's reader: other sizes and aspect ratios,
+    grey, 16-bit, RGBA; returns their paths."""
+    rng = np.random.RandomState(7)
+    return [write_image(os.path.join(folder, 'wide.png'),
+                        rng.randint(0, 255, (30, 90, 3)).astype(np.uint8)),
+            write_image(os.path.join(folder, 'tall_grey.png'),
+                        rng.randint(0, 255, (70, 33)).astype(np.uint8)),
+            write_image(os.path.join(folder, 'deep16.png'),
+                        rng.randint(0, 65535, (50, 41, 3)).astype(np.uint16)),
+            write_image(os.path.join(folder, 'alpha.png'),
+                        rng.randint(0, 255, (64, 64, 4)).astype(np.uint8))]
+
+
+def assert_same_rows(det, det_e):
+    """The same detections (class equal, score within 1e-5, box within 1e-4 px) in any
+    order: float noise may swap two boxes of nearly equal score."""
+    assert len(det) == len(det_e) > 0
+    unused = list(range(len(det)))
+    for row in det_e:
+        distance = [np.abs(det[i, 2:] - row[2:]).max() if det[i, 0] == row[0]
+                    and abs(det[i, 1] - row[1]) <= 1e-5 else np.inf for i in unused]
+        best = int(np.argmin(distance))
+        assert distance[best] <= 1e-4, (row, det)
+        unused.pop(best)
+
+
+def assert_same_detections(mine, eager):
+    for (det, score), (det_e, score_e) in zip(mine, eager, strict=True):
+        np.testing.assert_allclose(score, score_e, atol=1e-5)
+        assert_same_rows(det, det_e)
