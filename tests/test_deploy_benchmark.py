@@ -69,13 +69,17 @@ def test_every_path_is_measured_and_tabulated(split, tmp_path):
     assert ('int8 kept' in text or 'int8 not kept' in text) == (ONNX_REASON is None)
 
 
-def test_int8_is_kept_only_within_one_map_point():
-    def rows(fp32, int8):
-        return [{'path': p, 'available': True, 'accuracy': {'map50': m, 'miss_rate': 0.1,
+def test_int8_is_kept_only_within_one_point_of_map_and_of_each_verdict_rate():
+    def rows(fp32, int8, int8_miss=0.1):
+        return [{'path': p, 'available': True, 'accuracy': {'map50': m, 'miss_rate': miss,
                                                             'overkill_rate': 0.0}}
-                for p, m in (('onnx', fp32), ('onnx-int8', int8))]
-    assert int8_decision(rows(0.300, 0.291)).startswith('int8 kept: mAP@0.5 0.291 vs fp32 0.300')
+                for p, m, miss in (('onnx', fp32, 0.1), ('onnx-int8', int8, int8_miss))]
+    assert int8_decision(rows(0.300, 0.291)).startswith(
+        'int8 kept: mAP@0.5 0.291 vs fp32 0.300 (-0.9 points')
     assert int8_decision(rows(0.300, 0.289)).startswith('int8 not kept')
+    assert int8_decision(rows(0.070, 0.077, int8_miss=0.494)).startswith(
+        'int8 not kept: mAP@0.5 0.077 vs fp32 0.070 (+0.7 points')
+    assert int8_decision(rows(0.070, 0.077, int8_miss=0.105)).startswith('int8 kept')
     assert int8_decision(rows(None, 0.2)) is None and int8_decision(rows(0.3, 0.3)[:1]) is None
 
 
