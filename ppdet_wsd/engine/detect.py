@@ -10,9 +10,8 @@ from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
-from ppdet_wsd_runtime.boxes import class_colour, draw_boxes
 from ppdet_wsd_runtime.detections import clip_boxes, split_detections
-from ppdet_wsd_runtime.heatmap import caption
+from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.results import detector_class_scores
 
@@ -72,13 +71,8 @@ def detection_result(path, detections, im_score, classes, threshold):
 def draw_result(result, classes, threshold):
     """The image of ``result`` with its boxes scored >= ``threshold`` and a caption; uint8
     RGB ``[H, W, 3]``."""
-    image = read_image_rgb(result['file'])
-    shown = [b for b in result['boxes'] if b['score'] >= threshold]
-    picture = draw_boxes(image, [b['box'] for b in shown],
-                         [class_colour(classes.index(b['class'])) for b in shown],
-                         [f'{b["class"]} {b["score"]:.2f}' for b in shown],
-                         thickness=max(1, round(max(image.shape[:2]) / 300)))
-    return caption(picture, f'{result["verdict"]} | defect score {result["defect_score"]:.2f}')
+    shown = dict(result, boxes=[b for b in result['boxes'] if b['score'] >= threshold])
+    return draw_detection(read_image_rgb(result['file']), shown, classes)
 
 
 def write_verdict_gallery(output_dir, results, threshold):
