@@ -44,11 +44,18 @@ def detection_result(path, detections, im_score, classes, threshold, min_box_sco
         [x1, y1, x2, y2]}], best first).
     """
     scores = detector_class_scores(detections, im_score)
-    shown = detections[detections[:, 1] >= min_box_score]
-    shown = shown[np.argsort(-shown[:, 1], kind='stable')]
     return {'file': path, **verdict_fields(scores, classes, threshold),
-            'boxes': [{'class': classes[int(d[0])], 'score': float(d[1]),
-                       'box': [float(v) for v in d[2:]]} for d in shown]}
+            'boxes': box_list(detections, classes, min_box_score)}
+
+
+def box_list(detections, classes, min_score=-np.inf):
+    """``detections`` ``[m, 6]`` (class, score, x1, y1, x2, y2) scored >= ``min_score`` as
+    JSON-ready ``[{'class', 'score', 'box': [x1, y1, x2, y2]}]``, best first (ties in
+    their given order)."""
+    shown = detections[detections[:, 1] >= min_score]
+    return [{'class': classes[int(d[0])], 'score': float(d[1]),
+             'box': [float(v) for v in d[2:]]}
+            for d in shown[np.argsort(-shown[:, 1], kind='stable')]]
 
 
 def classification_result(path, scores, classes, threshold):

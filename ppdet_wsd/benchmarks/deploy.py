@@ -14,17 +14,17 @@ import os
 import time
 
 import numpy as np
-import paddle
 from ppdet.data.reader import Compose
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
-from ppdet_wsd_runtime.detections import clip_boxes, split_detections
 from ppdet_wsd_runtime.predictor import ExportedDetector
 
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..deploy.onnx_export import onnx_unavailable_reason
+from ..engine.batches import image_batches
 from ..engine.commands import dataset_split, export, trained_model
+from ..engine.detect import detect_samples
 from ..metrics.detection_metric import detection_report
 from ..pipeline.stages import export_config
 from .report import write_section
@@ -42,15 +42,9 @@ def eager_predictor(model, transforms):
     ``RetinaNetMIL`` in eval mode (its feature cache off, so every call computes), with
     ppdet's reader ``transforms``."""
     def predict(paths):
-        samples = [transforms({'im_file': p}) for p in paths]
-        inputs = {k: paddle.to_tensor(np.stack([s[k] for s in samples]))
-                  for k in ('image', 'im_shape', 'scale_factor')}
-        with paddle.no_grad():
-            out = model(inputs)
-        detections = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
-        for sample, det in zip(samples, detections):
-            clip_boxes(det, sample['h'], sample['w'])
-        return list(zip(detections, out['im_score'].numpy()))
+        _, samples, image = next(image_batches(transforms, [{'im_file': p} for p in paths],
+                                               len(paths)))
+        return detect_samples(model, samples, image)
     return predict
 
 

@@ -13,7 +13,7 @@ from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.detections import clip_boxes, split_detections
 from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.image_io import read_image_rgb
-from ppdet_wsd_runtime.results import detector_class_scores
+from ppdet_wsd_runtime.results import box_list, detector_class_scores
 
 from ..visualization.gallery import write_gallery
 from .batches import image_batches
@@ -38,16 +38,32 @@ def detect_records(model, transforms, records, batch_size, desc='detecting'):
     """
     with tqdm(total=len(records), desc=desc, unit='img', leave=False) as bar:
         for batch, samples, image in image_batches(transforms, records, batch_size):
-            inputs = {'image': image}
-            for key in ('im_shape', 'scale_factor'):
-                inputs[key] = paddle.to_tensor(np.stack([s[key] for s in samples]))
-            with paddle.no_grad():
-                out = model(inputs)
-            per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
-            for sample, detections in zip(samples, per_image):
-                clip_boxes(detections, sample['h'], sample['w'])
-            yield from zip(batch, per_image, out['im_score'].numpy())
+            yield from ((record, *out) for record, out in
+                        zip(batch, detect_samples(model, samples, image)))
             bar.update(len(batch))
+
+
+def detect_samples(model, samples, image):
+    """One forward pass of a detector over a batch (from :func:`image_batches`).
+
+    Args:
+        model: a ``RetinaNetMIL`` in eval mode.
+        samples (list[dict]): the transformed samples (``im_shape``, ``scale_factor``,
+            ``h``, ``w``).
+        image (paddle.Tensor): their float32 ``[B, 3, H, W]`` images.
+    Returns:
+        list[tuple]: per sample ``(detections float32 [m, 6] in original pixels (clipped),
+        im_score float32 [C] in [0, 1])``.
+    """
+    inputs = {'image': image}
+    for key in ('im_shape', 'scale_factor'):
+        inputs[key] = paddle.to_tensor(np.stack([s[key] for s in samples]))
+    with paddle.no_grad():
+        out = model(inputs)
+    per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
+    for sample, detections in zip(samples, per_image):
+        clip_boxes(detections, sample['h'], sample['w'])
+    return list(zip(per_image, out['im_score'].numpy()))
 
 
 def detection_result(path, detections, im_score, classes, threshold):
@@ -60,12 +76,10 @@ def detection_result(path, detections, im_score, classes, threshold):
         adds ``'picture'`` (its drawing) when it saves one.
     """
     scores = detector_class_scores(detections, im_score)
-    order = np.argsort(-detections[:, 1], kind='stable')
     return {'file': path, 'verdict': verdict(scores, classes, threshold),
             'defect_score': float(scores.max()),
             'scores': {c: float(s) for c, s in zip(classes, scores)},
-            'boxes': [{'class': classes[int(d[0])], 'score': float(d[1]),
-                       'box': [float(v) for v in d[2:]]} for d in detections[order]]}
+            'boxes': box_list(detections, classes)}
 
 
 def draw_result(result, classes, threshold):
