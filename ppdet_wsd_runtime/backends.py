@@ -1,17 +1,11 @@
 """The engines that run an exported graph on the CPU: Paddle Inference with oneDNN, or
 onnxruntime. Each takes a float32 ``image`` batch ``[B, 3, H, W]`` and returns the graph's
 outputs as numpy arrays, in the order of ``infer_cfg.yml``'s ``outputs``."""
-import os
-
 from .model_dir import model_size_mb, onnx_model_file, paddle_model_files
 from .quiet import host_noise_filtered
+from .threads import default_threads
 
 BACKENDS = ('paddle', 'onnx')
-
-
-def default_threads():
-    """Every core of the machine."""
-    return os.cpu_count() or 1
 
 
 class PaddleBackend:
@@ -27,7 +21,7 @@ class PaddleBackend:
         config = paddle_infer.Config(*self.files)
         config.disable_gpu()
         config.enable_mkldnn()
-        config.set_cpu_math_library_num_threads(threads or default_threads())
+        config.set_cpu_math_library_num_threads(threads or default_threads(training=False))
         config.disable_glog_info()  # no "--- Running PIR pass ..." lines on the console
         self.predictor = paddle_infer.create_predictor(config)
         self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
@@ -59,7 +53,7 @@ class OnnxBackend:
                                'requirements/deploy.txt') from None
         self.files = (onnx_model_file(model_dir, int8),)
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or default_threads()
+        options.intra_op_num_threads = threads or default_threads(training=False)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3  # errors only (paddle2onnx leaves unused constants)
         self.session = ort.InferenceSession(self.files[0], options,

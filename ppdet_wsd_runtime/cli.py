@@ -13,6 +13,7 @@ from .image_io import ImageReadError
 from .model_dir import ModelFolderError
 from .results import DEFECTIVE
 from .runner import RESULTS_FILE, run_deploy
+from .threads import cores
 
 
 def make_parser():
@@ -32,7 +33,7 @@ def make_parser():
                         help='run model_int8.onnx (with --backend onnx)')
     parser.add_argument('--batch-size', type=int, default=1, help='images per model call')
     parser.add_argument('--threads', type=int, default=None,
-                        help=f'CPU threads (default: every core, here {os.cpu_count()})')
+                        help=f"CPU threads (default: every core, here {cores()})")
     parser.add_argument('--draw', action='store_true',
                         help='also write <out>/pictures/<image>.png with the boxes or heat map')
     parser.add_argument('--min-box-score', type=float, default=None,

@@ -2,7 +2,8 @@
 
 * ``import zlib`` first: paddle 2.6.x corrupts zlib when zlib is loaded after it;
 * the repository root goes on ``sys.path`` so the tools run from a plain clone;
-* CPU math uses every core unless ``OMP_NUM_THREADS`` says otherwise;
+* CPU math uses every core unless ``OMP_NUM_THREADS`` says otherwise; a tool that trains
+  calls :func:`training_threads` next (one thread, ``ppdet_wsd_runtime/threads.py``);
 * a file or folder the command line names that does not exist is reported in one line
   at once (:func:`missing_path`), not after the ~7 s paddle and ppdet take to import.
 """
@@ -11,13 +12,20 @@ import sys
 import zlib  # noqa: F401
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-for _var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-    os.environ.setdefault(_var, str(os.cpu_count() or 1))
+from ppdet_wsd_runtime.threads import set_default_threads  # noqa: E402  (loads no paddle)
+
+set_default_threads(os.environ, training=False)
 
 FILE_FLAGS = ('-c', '--config', '--infer_img')
 FOLDER_FLAGS = ('--infer_dir', '--dataset_dir')
 CHECKPOINT_FLAGS = ('-r', '--resume')
 OPT_FLAGS = ('-o', '--opt')
+
+
+def training_threads():
+    """Called by a tool that trains in its own process, before paddle loads: one CPU
+    thread unless the user chose (see ``ppdet_wsd_runtime/threads.py``)."""
+    set_default_threads(os.environ, training=True)
 
 
 def _checkpoint_exists(prefix):

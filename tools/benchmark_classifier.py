@@ -1,6 +1,7 @@
 """Train and measure stage 1, recording results in docs/benchmarks.md:
 ``python tools/benchmark_classifier.py -c configs/cam/efficientnet_lite0_magnetic_tile.yml``."""
-import _bootstrap  # noqa: F401  (must come first)
+import _bootstrap  # must come first
+_bootstrap.training_threads()
 
 import os
 

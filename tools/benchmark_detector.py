@@ -1,9 +1,13 @@
 """Train a detector config, measure it once on the test split and tabulate it in
 docs/benchmarks.md beside the pseudo boxes and the fully supervised reference:
 ``python tools/benchmark_detector.py -c configs/retinanet_mil/<x>.yml --label "(c) ..." --role weak``."""
-import _bootstrap  # noqa: F401  (must come first)
+import _bootstrap  # must come first
 
 import os
+import sys
+
+if '--eval_only' not in sys.argv:
+    _bootstrap.training_threads()
 
 import ppdet_wsd  # noqa: F401
 from ppdet_wsd.benchmarks.detector import ROLES, benchmark_detector, render_detector_section

@@ -1,5 +1,6 @@
 """Train a ppdet-wsd model: ``python tools/train.py -c CONFIG [--eval] [-r CKPT] [-o k=v]``."""
-import _bootstrap  # noqa: F401  (must come first)
+import _bootstrap  # must come first
+_bootstrap.training_threads()
 
 import ppdet_wsd  # noqa: F401  (registers the plugin before the config is read)
 from ppdet_wsd.engine.commands import train

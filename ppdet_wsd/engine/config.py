@@ -37,13 +37,6 @@ def make_parser(description):
     return parser
 
 
-def set_cpu_threads():
-    """Use every core for CPU math unless the user chose (``OMP_NUM_THREADS``)."""
-    threads = str(os.cpu_count() or 1)
-    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
-        os.environ.setdefault(var, threads)
-
-
 def load_run_config(flags):
     """Load ``flags.config``, apply ``-o`` overrides and the flags; pick the device.
 

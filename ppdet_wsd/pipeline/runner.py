@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ppdet_wsd_runtime.atomic import write_json_atomic, write_text_atomic
+from ppdet_wsd_runtime.threads import set_default_threads
 
 from ..data.check import check_dataset
 from ..data.labels import MAX_LISTED, DatasetError
@@ -46,12 +47,15 @@ class Stage:
         distributed (bool): runs under ``paddle.distributed.launch`` when ``nproc > 1``.
         reads_truth (bool): reads ``annotations.json`` / ``masks/`` (to measure only).
         what (str): one line for the log.
+        trains (bool): trains a paddle model (one CPU thread per process unless the user
+            set ``OMP_NUM_THREADS``; the other stages use every core).
     """
     name: str
     depends: tuple
     distributed: bool
     reads_truth: bool
     what: str
+    trains: bool = False
 
 
 STAGES = (
@@ -60,7 +64,8 @@ STAGES = (
     Stage('classifier_eval', ('classifier',), False, True,
           'measure it and its heat maps on the test split'),
     Stage('pseudo_boxes', ('classifier',), False, False, 'heat maps -> pseudo boxes (train)'),
-    Stage('detector', ('pseudo_boxes',), True, False, 'train RetinaNet-MIL on them'),
+    Stage('detector', ('pseudo_boxes',), True, False, 'train RetinaNet-MIL on them',
+          trains=True),
     Stage('evaluation', ('detector',), False, True,
           'choose the threshold on val, measure on test'),
     Stage('export', ('evaluation',), False, False, 'export the detector and time it'),
@@ -204,14 +209,14 @@ def _die_with_parent():
         ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)
 
 
-def _child_env(nproc):
-    """The stage's environment: this package importable; with several processes, the
-    cores shared out between them (one process's threads otherwise fight the others)."""
+def _child_env(stage, nproc):
+    """The environment of ``stage`` run as ``nproc`` processes: this package importable;
+    CPU threads as :func:`~ppdet_wsd_runtime.threads.set_default_threads` says (one per
+    process for a training stage, the cores shared out otherwise; the user's
+    ``OMP_NUM_THREADS`` wins)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = os.pathsep.join(p for p in (PACKAGE_PARENT, env.get('PYTHONPATH')) if p)
-    if nproc > 1:
-        threads = str(max(1, (os.cpu_count() or 1) // nproc))
-        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    set_default_threads(env, stage.trains, nproc)
     return env
 
 
@@ -279,7 +284,7 @@ def run_stage(stage, spec, profile, print_, index):
     with open(log_path, 'a', encoding='utf-8') as f:
         f.write(f'\n===== {time.strftime("%Y-%m-%d %H:%M:%S")} {" ".join(command)}\n')
     tic = time.time()
-    code = _stream(command, log_path, _child_env(nproc))
+    code = _stream(command, log_path, _child_env(stage, nproc))
     seconds = time.time() - tic
     if code != 0:
         error, where = _last_error(log_path, launch_dir)
