@@ -3,6 +3,7 @@ left out by BoxLabelDataSet, the pseudo_boxes stage (only) redone, the review fi
 import json
 import os
 
+import numpy as np
 import pytest
 
 from review_fixture import make_review_case
@@ -156,6 +157,53 @@ def test_the_extent_changes_only_when_clearly_better(monkeypatch):
     assert model.settings['extent'] == 0.5, 'the model keeps its setting'
     widths.update({0.6: 6})
     assert refit.choose_extent(model, None, images, '', truth)[0] == 0.5, 'a tie keeps it'
+
+
+def test_the_level_quantile_changes_only_when_clearly_better(monkeypatch):
+    """The review chooses the false-alarm rate whose level keeps the accepted box and
+    drops the region nobody accepted; the model keeps its own settings and levels."""
+    from types import SimpleNamespace
+    from ppdet_wsd.evidence.model import ANY_CLASS
+    from ppdet_wsd.review import refit
+    regions = {'a': ([0, 0, 10, 10], 92.0), 'b': ([50, 50, 60, 60], 85.0)}  # box, peak
+
+    def fake_results(model, store, images, image_root, desc):
+        level = model.levels[ANY_CLASS].level
+        return [{'boxes': [{'class': 'a', 'box': box} for box, peak in regions.values()
+                           if peak > level]} for _ in images]
+    monkeypatch.setattr(refit, 'evidence_results', fake_results)
+    negatives = {ANY_CLASS: [np.full((2, 2), v, np.float32) for v in range(100)]}
+    model = SimpleNamespace(settings={'level_quantile': 0.95}, levels={'kept': True})
+    images, truth = [SimpleNamespace(file='x.png')], [(0, 'a', regions['a'][0])]
+    quantile, scores = refit.choose_level_quantile(model, None, images, '', truth, negatives)
+    # levels 79.2 / 89.1 / 94.05 / 97.02 / 98.5: both regions, the true one, none, none, none
+    assert quantile == 0.9 and scores[0.8] == pytest.approx(2 / 3) and scores[0.9] == 1.0
+    assert scores[0.95] == scores[0.995] == 0.0
+    assert model.settings == {'level_quantile': 0.95} and model.levels == {'kept': True}
+    regions['b'] = ([50, 50, 60, 60], 95.0)  # now no quantile beats 0.95 by enough
+    regions['a'] = ([0, 0, 10, 10], 96.0)
+    assert refit.choose_level_quantile(model, None, images, '', truth, negatives)[0] == 0.95
+
+
+def test_each_image_is_searched_once_during_the_refit():
+    from types import SimpleNamespace
+    from ppdet_wsd.review import refit
+    calls = []
+
+    class Bank:
+        def distances(self, patches):
+            calls.append(patches.shape)
+            return patches.sum(axis=-1)
+    model = SimpleNamespace(bank=Bank())
+    patches = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    with refit._distances_once(model):
+        first = model.bank.distances(patches)
+        again = model.bank.distances(patches.copy())
+        other = model.bank.distances(patches + 1)
+    assert calls == [(2, 3, 4), (2, 3, 4)] and np.array_equal(first, again)
+    assert np.array_equal(other, (patches + 1).sum(axis=-1))
+    model.bank.distances(patches)
+    assert len(calls) == 3, 'outside the block every call searches'
 
 
 def test_a_broken_review_file_stops_the_plan_naming_it(tiny_dataset, tmp_path):

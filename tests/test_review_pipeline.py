@@ -55,6 +55,8 @@ def test_the_pseudo_box_stage_folds_the_review_in(tiny_dataset, tmp_path):
             review['boxes_rejected']) == (6, 1, 1, 1)
     assert review['refit']['refitted'] and review['refit']['images'] == 4
     assert review['refit']['extent'] in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    assert review['refit']['level_quantile'] in (0.8, 0.9, 0.95, 0.98, 0.995)
+    assert set(review['refit']['scores']) == {'level_quantile', 'extent'}
     with open(os.path.join(folder, 'pseudo_boxes.json')) as f:
         after = json.load(f)
     with open(os.path.join(folder, 'pseudo_boxes_unreviewed.json')) as f:

@@ -13,8 +13,8 @@ their pseudo boxes against the true boxes with the page's own decisions
 * otherwise: ``reject``; a true box no pseudo box found: ``add``; an image without a
   true box: ``no_defect``.
 
-The review is then folded in exactly as the pipeline's pseudo-box stage does it (extent
-refitted on the reviewed images, decisions applied) and the pseudo boxes of ALL training
+The review is then folded in exactly as the pipeline's pseudo-box stage does it (level
+and extent refitted on the reviewed images, decisions applied) and the pseudo boxes of ALL training
 images are measured against the truth (COCO mAP@0.5 with the pipeline's localisation
 metrics), plus those of the images nobody reviewed before and after (the refit's effect
 alone).
@@ -40,12 +40,12 @@ from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
 from ..metrics.localization import box_iou
 from ..metrics.pseudo_box_report import localization_metrics
 from ..pipeline.box_truth import dataset_box_mode
-from ..pipeline.evidence_stages import fit_model, load_dataset
+from ..pipeline.evidence_stages import fit_model, load_dataset, split_items
 from ..review.apply import apply_review
 from ..review.decisions import apply_decision
 from ..review.order import review_order
 from ..review.pseudo_file import coco_to_images
-from ..review.refit import refit_extent
+from ..review.refit import refit_cut
 from ..review.store import REVIEW_FILE, empty_review
 from .report import git_commit, machine_summary, provenance, write_section
 
@@ -163,6 +163,7 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
     fit_seconds = time.time() - tic
     images, image_root, classes = load_dataset(dataset_dir)
     train = [im for im in images if im.split == 'train']
+    val = split_items(store, images, image_root, classes, 'val')
     box_mode = dataset_box_mode(dataset_dir, classes, [im.file for im in train])
     if box_mode['mode'] == NO_BOXES:
         raise ValueError(f'{dataset_dir}: no box ground truth to simulate a reviewer from '
@@ -184,8 +185,8 @@ def benchmark_review(dataset_dir, output_dir, settings, per_class_counts, repo_d
                 actions[decision['action']] += 1
                 apply_decision(review, image, decision, classes)
         variant = copy.copy(model)
-        variant.settings = dict(model.settings)
-        refit = refit_extent(variant, store, train, image_root, review) if chosen else None
+        variant.settings, variant.levels = dict(model.settings), dict(model.levels)
+        refit = refit_cut(variant, store, train, image_root, review, val) if chosen else None
         records = base_records if not chosen else _boxes(variant, store, train, image_root)[0]
         merged, summary = apply_review(to_coco(records, classes, image_root, {}), review)
         reviewed = {im['file'] for im in chosen}
@@ -237,22 +238,22 @@ def render_review_section(results, doc_path, key, title, repo_dir):
         'first N images per class in the page\'s review order and accepts pseudo boxes with '
         'IoU >= 0.5 to a true box, redraws those with IoU in [0.1, 0.5), rejects the rest, '
         'adds missed true boxes, relabels wrong classes. The review is folded in as the '
-        'pipeline does (extent refitted on the reviewed images, accepted boxes at score 1.0) '
-        'and the pseudo boxes of the train images are measured against the true boxes.',
+        'pipeline does (level and extent refitted on the reviewed images, accepted boxes at '
+        'score 1.0) and the pseudo boxes of the train images are measured against the true boxes.',
         '- seconds are **estimated** with the keystroke-level model from the decisions (per '
         'decision: accept / reject / relabel / no defect 1.63 s, redraw / add 4.83 s; '
         '1.63 s per image viewed), not measured on people.',
         '',
         '| N per class | images reviewed | decisions (accept/reject/redraw/relabel/add/no defect) '
-        '| est. s per image | extent | pseudo mAP@0.5 all train | unreviewed train: before '
+        '| est. s per image | level quantile; extent | pseudo mAP@0.5 all train | unreviewed train: before '
         '-> after | ' + ' | '.join(f'AP50 {c}' for c in classes) + ' |' +
         (' detector mAP@0.5 (test) |' if detector else ''),
         '|' + '---|' * (7 + len(classes) + detector)]
     for r in results:
         a = r['actions']
-        extent = '-' if not r['refit'] else (
-            f'{r["refit"]["extent_before"]} -> {r["refit"]["extent"]}' if r['refit']['refitted']
-            else f'{r["refit"]["extent"]} (kept)')
+        extent = '-' if not r['refit'] else '; '.join(
+            f'{r["refit"][k + "_before"]} -> {r["refit"][k]}' if r['refit']['refitted']
+            else f'{r["refit"][k]} (kept)' for k in ('level_quantile', 'extent'))
         per_class = r['all_train']['per_class_ap50'] or {}
         lines.append(
             f'| {r["per_class"]} | {r["images_reviewed"]} | {r["decisions"]} ({a["accept"]}/'

@@ -63,24 +63,36 @@ def fit_evidence(train, val, classes, settings, geometry):
     return model
 
 
-def calibrate(model, val):
-    """The levels of the model's maps from validation images (:func:`fit_levels`): for a
-    normality-based map (``fused``, ``normality``) one set, key ``*``, from the good
-    images' normality maps; for a ``mil`` model one set per class, from the images
-    without the class (good images and the other classes)."""
+def negative_maps(model, val):
+    """The maps the levels are set on, per levels key: for a normality-based map
+    (``fused``, ``normality``) one key, ``*``, with the good val images' normality maps;
+    for a ``mil`` model one key per class, with its maps on the val images without the
+    class (good images and the other classes).
+
+    Args:
+        model (EvidenceModel): fitted.
+        val (list[tuple[ImageFeatures, np.ndarray]]): validation images and labels.
+    Returns:
+        dict[str, list[np.ndarray]]: float ``[rows, cols]`` maps per key.
+    """
     if model.heat_map != 'mil':
-        good = [model.bank.distances(model.standardise(f.patches)) for f, y in val if not y.any()]
-        levels = {ANY_CLASS: fit_levels(good, model.settings['level_quantile'])}
-        if levels[ANY_CLASS].level is None:
-            logger.warning('%d good val images (< 5): boxes fall back to each image\'s '
-                           'strongest region', len(good))
-        return levels
+        return {ANY_CLASS: [model.bank.distances(model.standardise(f.patches))
+                            for f, y in val if not y.any()]}
     maps = [(model.maps(f), y) for f, y in val]
-    levels = {}
-    for k, name in enumerate(model.classes):
-        negatives = [m[k] for m, y in maps if y[k] < 0.5]
-        levels[name] = fit_levels(negatives, model.settings['level_quantile'])
-        if levels[name].level is None:
-            logger.warning('class %s: %d negative val images (< 5): its boxes fall back to '
-                           'each image\'s strongest region', name, len(negatives))
+    return {name: [m[k] for m, y in maps if y[k] < 0.5] for k, name in enumerate(model.classes)}
+
+
+def calibrate(model, val, negatives=None):
+    """The levels of the model's maps (:func:`fit_levels` at the model's
+    ``level_quantile``) from the :func:`negative_maps` of ``val`` (or ``negatives``, when
+    already computed)."""
+    negatives = negative_maps(model, val) if negatives is None else negatives
+    levels = {key: fit_levels(maps, model.settings['level_quantile'])
+              for key, maps in negatives.items()}
+    for key, value in levels.items():
+        if value.level is None:
+            logger.warning('%s: %d negative val images (< 5): boxes fall back to each '
+                           'image\'s strongest region',
+                           'the normality map' if key == ANY_CLASS else f'class {key}',
+                           value.negatives)
     return levels

@@ -34,7 +34,7 @@ from ..metrics.pseudo_box_report import localization_metrics
 from ..review.apply import apply_review
 from ..review.heat import level_scaled, write_heat_map
 from ..review.pseudo_file import PSEUDO_FILE, UNREVIEWED_FILE
-from ..review.refit import refit_extent
+from ..review.refit import refit_cut
 from ..review.store import REVIEW_FILE, read_review
 from ..visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
@@ -246,15 +246,18 @@ def run_pseudo_boxes(task):
     picture per labelled image (``heat/``, for ``tools/review.py``) and review pictures of
     a label-balanced sample (``review/index.html``).
 
-    With a review file (``review.json``, written by ``tools/review.py``) the box extent is
-    refitted on the reviewed images (:func:`~ppdet_wsd.review.refit.refit_extent`) and the
+    With a review file (``review.json``, written by ``tools/review.py``) the box level and
+    extent are refitted on the reviewed images (:func:`~ppdet_wsd.review.refit.refit_cut`) and the
     decisions are folded in (:func:`~ppdet_wsd.review.apply.apply_review`); the boxes
     before the review are kept in ``pseudo_boxes_unreviewed.json``."""
     model, store = load_model(task)
     images, image_root, classes = load_dataset(task['dataset_dir'], task.get('skip_files', ()))
     train = [im for im in images if im.split == 'train']
     review = read_review(os.path.join(task['stage_dir'], REVIEW_FILE))
-    refit = refit_extent(model, store, train, image_root, review) if review['images'] else None
+    refit = None
+    if review['images']:
+        val = split_items(store, images, image_root, classes, 'val')
+        refit = refit_cut(model, store, train, image_root, review, val)
     sample = review_sample(train, classes, model.settings['num_review'])
     results = []
     for index, r in enumerate(evidence_results(model, store, train, image_root,

@@ -44,7 +44,8 @@ DEFINITIONS = {
     'few_boxes_used': 'training images whose pseudo boxes a person reviewed '
                       '(tools/review.py; 0: none, no box drawn by a person used)',
     'reviewed': 'the review folded into the pseudo boxes: images and boxes reviewed, per '
-                'class, and the box extent refitted on them (null: no review)',
+                'class, and the box level (false-alarm quantile) and extent refitted on them '
+                '(null: no review)',
     'images_per_second_infer': 'the exported detector, one image at a time incl. decoding',
     'model_size_mb': 'the exported detector, MiB',
 }

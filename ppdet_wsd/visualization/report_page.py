@@ -219,9 +219,10 @@ def _reviewed(review):
     if not review:
         return []
     refit = review['refit'] or {}
-    extent = (f'box extent refitted on them: {refit["extent_before"]} -> {refit["extent"]}'
-              if refit.get('refitted') else
-              f'box extent kept at {refit.get("extent")} ({refit.get("reason", "no review")})')
+    extent = (f'box level refitted on them (share of negative val images below it: '
+              f'{refit["level_quantile_before"]} -> {refit["level_quantile"]}), box extent '
+              f'{refit["extent_before"]} -> {refit["extent"]}' if refit.get('refitted') else
+              f'box level and extent kept ({refit.get("reason", "no review")})')
     return ['<h2>Reviewed pseudo boxes</h2>',
             f'<p>{review["images_reviewed"]} training images reviewed ({review["no_defect_images"]} '
             f'with no defect visible, left out of training), {review["boxes_reviewed"]} boxes '
