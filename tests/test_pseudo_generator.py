@@ -3,8 +3,8 @@ import pytest
 from ppdet.core.workspace import create, global_config
 
 from ppdet_wsd.pseudo.align import align_to_original
-from ppdet_wsd.pseudo.contours import boxes_from_heatmap
 from ppdet_wsd.pseudo.generator import CAMPseudoBoxGenerator
+from ppdet_wsd.utils.contours import boxes_from_heatmap
 
 
 def test_boxes_from_heatmap_all_contours_and_largest():

@@ -9,7 +9,8 @@ from ppdet_wsd_runtime.predictor import exported_speed
 from ..engine.commands import (TRAIN_SUMMARY, dataset_split, export, train,
                                val_threshold_and_test)
 from ..metrics import verdict_rates
-from .report import machine_summary, provenance, write_section
+from ..utils.provenance import machine_summary
+from .report import provenance, write_section
 
 ROLES = ('weak', 'supervised')
 

@@ -18,7 +18,8 @@ from ..evidence.geometry import InputGeometry
 from ..evidence.model import ANY_CLASS
 from ..pipeline.box_truth import dataset_box_mode
 from ..pipeline.evidence_stages import fit_model, load_dataset, measure_test, split_items
-from .report import git_commit, machine_summary, provenance, write_section
+from ..utils.provenance import git_commit, machine_summary
+from .report import provenance, write_section
 
 VARIANTS = {
     'fused': 'default: normality map, level from good val images, class by the patch '

@@ -22,7 +22,8 @@ from ..data.labels import file_key
 from ..engine.batches import image_batches
 from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
 from ..metrics.pseudo_box_report import localization_metrics
-from .report import git_commit, machine_summary, write_section
+from ..utils.provenance import git_commit, machine_summary
+from .report import write_section
 
 
 def _combined_heat(aligned):

@@ -47,7 +47,8 @@ from ..review.order import review_order
 from ..review.pseudo_file import coco_to_images
 from ..review.refit import refit_cut
 from ..review.store import REVIEW_FILE, empty_review
-from .report import git_commit, machine_summary, provenance, write_section
+from ..utils.provenance import git_commit, machine_summary
+from .report import provenance, write_section
 
 K, P, B, H, M = 0.28, 1.1, 0.1, 0.4, 1.35
 SECONDS = {  # keystroke-level estimates of one decision, and of moving to the next image

@@ -12,7 +12,6 @@ import numpy as np
 from ppdet.utils.logger import setup_logger
 
 from ..registry import register_data_source
-from ..review.apply import excluded_images
 from .ground_truth import GroundTruthImage
 from .image_label_dataset import ImageLabelDataSet
 from .labels import DatasetError, file_key
@@ -64,6 +63,15 @@ def read_coco_boxes(path, classes):
         out[files[image_id]] = (table[:, :4], table[:, 4:5].astype(np.int32),
                                 np.clip(table[:, 5:6], 0.0, 1.0))
     return out
+
+
+def excluded_images(path):
+    """``info.excluded_images`` of a pseudo-box file (files a review found without
+    defect), as a set; empty when there is none."""
+    if not os.path.isfile(path):
+        return set()
+    with open(path, encoding='utf-8') as f:
+        return set((json.load(f).get('info') or {}).get('excluded_images', []))
 
 
 def boxes_as_truth(path, classes, files, sizes):

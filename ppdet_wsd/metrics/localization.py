@@ -18,7 +18,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from ..pseudo.contours import boxes_from_heatmap
+from ..utils.contours import boxes_from_heatmap
 
 IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 CAM_THRESHOLDS = np.arange(0, 1, 0.01)
@@ -91,7 +91,7 @@ def box_acc_table(heatmaps, gt_boxes, cam_thresholds=CAM_THRESHOLDS,
     An image is correct at ``(thr, delta)`` when any box of a contour of
     ``heat > thr`` has IoU >= ``delta`` with any of its gt boxes (foreground is strictly
     above the threshold, as in Choe et al. and
-    :func:`~ppdet_wsd.pseudo.contours.boxes_from_heatmap`).
+    :func:`~ppdet_wsd.utils.contours.boxes_from_heatmap`).
 
     Args:
         heatmaps (list[np.ndarray]): float ``[H_i, W_i]`` in [0, 1], one per image,

@@ -5,9 +5,9 @@ import time
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
-from ..benchmarks.report import git_commit, machine_summary
-from ..visualization.report_page import write_report_page
 from ..metrics.box_mode import NO_BOXES
+from ..utils.provenance import git_commit, machine_summary
+from ..visualization.report_page import write_report_page
 from . import records
 
 DEFINITIONS = {

@@ -5,8 +5,8 @@ from skimage.filters import threshold_otsu
 from ppdet_wsd_runtime.heatmap import normalise_map
 
 from ..registry import register_module
+from ..utils.contours import boxes_from_heatmap
 from .box_ops import nms_keep
-from .contours import boxes_from_heatmap
 
 THRESHOLD_MODES = ('relative', 'otsu', 'per_class')
 BOX_SCORES = ('mean', 'peak')

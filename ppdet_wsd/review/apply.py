@@ -13,8 +13,6 @@ For every image the review touched:
 Images the review did not touch keep their pseudo boxes unchanged.
 """
 import copy
-import json
-import os
 
 from .decisions import is_done
 
@@ -99,12 +97,3 @@ def apply_review(coco, review):
                                       for im in out['images']})
     out['info'] = dict(out.get('info') or {}, review=summary, excluded_images=excluded)
     return out, summary
-
-
-def excluded_images(path):
-    """``info.excluded_images`` of a pseudo-box file (files a review found without
-    defect), as a set; empty when there is none."""
-    if not os.path.isfile(path):
-        return set()
-    with open(path, encoding='utf-8') as f:
-        return set((json.load(f).get('info') or {}).get('excluded_images', []))
