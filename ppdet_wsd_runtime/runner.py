@@ -90,8 +90,10 @@ def _describe(model, path, sample, output, min_box_score, draw):
     if isinstance(model, ExportedDetector):
         result = judged_result(path, output, model.classes, model.verdict['threshold'],
                                min_box_score)
-        image = sample['rgb'] if 'rgb' in sample else read_image_rgb(path) if draw else None
-        picture = draw and draw_detection(image, result, model.classes)
+        picture = None
+        if draw:  # the decoded image when the verdict kept it
+            image = sample['rgb'] if 'rgb' in sample else read_image_rgb(path)
+            picture = draw_detection(image, result, model.classes)
     else:
         scores, cams = output
         result = classification_result(path, scores, model.classes, model.threshold)
