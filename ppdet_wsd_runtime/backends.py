@@ -1,7 +1,7 @@
 """The engines that run an exported graph on the CPU: Paddle Inference with oneDNN, or
 onnxruntime. Each takes a float32 ``image`` batch ``[B, 3, H, W]`` and returns the graph's
 outputs as numpy arrays, in the order of ``infer_cfg.yml``'s ``outputs``."""
-from .model_dir import model_size_mb, onnx_model_file, paddle_model_files
+from .model_dir import MODEL, model_size_mb, onnx_model_file, paddle_model_files
 from .quiet import host_noise_filtered
 from .threads import default_threads
 
@@ -10,14 +10,14 @@ BACKENDS = ('paddle', 'onnx')
 
 class PaddleBackend:
     """``paddle.inference`` on the CPU with oneDNN (MKL-DNN) kernels, ``threads`` math
-    threads."""
+    threads, on the graph ``stem`` of the folder (``model`` or ``evidence``)."""
 
     name = 'paddle'
 
-    def __init__(self, model_dir, threads=None):
+    def __init__(self, model_dir, threads=None, stem=MODEL):
         with host_noise_filtered():
             import paddle.inference as paddle_infer
-        self.files = paddle_model_files(model_dir)
+        self.files = paddle_model_files(model_dir, stem)
         config = paddle_infer.Config(*self.files)
         config.disable_gpu()
         config.enable_mkldnn()
@@ -40,18 +40,18 @@ class PaddleBackend:
 
 
 class OnnxBackend:
-    """onnxruntime's CPU execution provider on ``model.onnx`` (or ``model_int8.onnx``),
-    ``threads`` intra-op threads."""
+    """onnxruntime's CPU execution provider on ``model.onnx`` (or ``model_int8.onnx``;
+    ``<stem>.onnx`` for another graph), ``threads`` intra-op threads."""
 
     name = 'onnx'
 
-    def __init__(self, model_dir, threads=None, int8=False):
+    def __init__(self, model_dir, threads=None, int8=False, stem=MODEL):
         try:
             import onnxruntime as ort
         except ImportError:
             raise RuntimeError('the onnx backend needs onnxruntime: pip install -r '
                                'requirements/deploy.txt') from None
-        self.files = (onnx_model_file(model_dir, int8),)
+        self.files = (onnx_model_file(model_dir, int8, stem),)
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or default_threads(training=False)
         options.inter_op_num_threads = 1
@@ -68,8 +68,9 @@ class OnnxBackend:
         return model_size_mb(self.files)
 
 
-def create_backend(name, model_dir, threads=None, int8=False):
-    """A backend by ``name`` (``paddle`` or ``onnx``); ``int8`` picks ``model_int8.onnx``.
+def create_backend(name, model_dir, threads=None, int8=False, stem=MODEL):
+    """A backend by ``name`` (``paddle`` or ``onnx``) for the graph ``stem`` of the folder;
+    ``int8`` picks ``model_int8.onnx``.
 
     Raises:
         ValueError: an unknown name, or ``int8`` with the paddle backend.
@@ -78,7 +79,7 @@ def create_backend(name, model_dir, threads=None, int8=False):
     if name == 'paddle':
         if int8:
             raise ValueError('int8 runs with the onnx backend only (--backend onnx --int8)')
-        return PaddleBackend(model_dir, threads)
+        return PaddleBackend(model_dir, threads, stem)
     if name == 'onnx':
-        return OnnxBackend(model_dir, threads, int8)
+        return OnnxBackend(model_dir, threads, int8, stem)
     raise ValueError(f'unknown backend {name!r}: use one of {", ".join(BACKENDS)}')

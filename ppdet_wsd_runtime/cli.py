@@ -46,9 +46,11 @@ def summary(document, out_dir):
     """The lines printed after a run: counts, where the results are, the unreadable files."""
     images = document['images']
     defective = sum(r['verdict'] == DEFECTIVE for r in images)
+    verdict = document.get('verdict')
+    rule = f'operating threshold {document["operating_threshold"]:.3f}' if not verdict else \
+        f'verdict: {verdict["source"]} at {verdict["threshold"]:.3f}'
     lines = [f'{len(images)} images: {defective} defective, {len(images) - defective} good '
-             f'(operating threshold {document["operating_threshold"]:.3f}); results in '
-             f'{os.path.join(out_dir, RESULTS_FILE)}']
+             f'({rule}); results in {os.path.join(out_dir, RESULTS_FILE)}']
     if document['unreadable']:
         lines.append(f'{len(document["unreadable"])} unreadable images skipped (also listed '
                      f'in {RESULTS_FILE}):')

@@ -5,20 +5,24 @@ Written by :func:`ppdet_wsd.deploy.export.export_model` (and the ONNX steps):
 * ``infer_cfg.yml``: ``arch``, ``classes``, ``image_shape`` ``[3, H, W]``,
   ``operating_threshold`` (the verdict threshold chosen for the model), ``Preprocess``
   (the ops :mod:`.preprocess` runs), ``outputs`` (the graph's output names, in order) and,
-  for a detector, ``postprocess`` (:mod:`.retina_decode`);
+  for a detector, ``postprocess`` (:mod:`.retina_decode`) and optionally ``verdict``
+  (:mod:`.verdict`: the image verdict's source and threshold);
 * ``model.json`` (paddle 3, PIR) or ``model.pdmodel`` (paddle 2.6), and ``model.pdiparams``;
 * optionally ``model.onnx`` and ``model_int8.onnx`` (:mod:`ppdet_wsd.deploy.onnx_export`,
-  :mod:`ppdet_wsd.deploy.quantize`).
+  :mod:`ppdet_wsd.deploy.quantize`);
+* when the verdict needs the stage-1 classifier: ``evidence.json`` / ``evidence.pdmodel``,
+  ``evidence.pdiparams`` (its frozen backbone; ``evidence.onnx`` with ONNX) and
+  ``evidence.npz`` (its arrays; :mod:`.evidence`).
 """
 import os
 
 import yaml
 
 INFER_CFG = 'infer_cfg.yml'
-PARAMS = 'model.pdiparams'
-PROGRAMS = ('model.json', 'model.pdmodel')
-ONNX_FILE = 'model.onnx'
+MODEL = 'model'          # the file stem of the main graph
+EVIDENCE = 'evidence'    # the file stem of the verdict's evidence backbone
 INT8_FILE = 'model_int8.onnx'
+EVIDENCE_ARRAYS = 'evidence.npz'
 REQUIRED_KEYS = ('arch', 'classes', 'image_shape', 'operating_threshold', 'Preprocess',
                  'outputs')
 
@@ -69,30 +73,39 @@ def read_infer_cfg(model_dir):
     return cfg
 
 
-def paddle_model_files(model_dir):
-    """``(program, params)`` paths for Paddle Inference.
+def paddle_model_files(model_dir, stem=MODEL):
+    """``(program, params)`` paths for Paddle Inference of the graph ``stem`` (``model``:
+    ``model.json`` or ``model.pdmodel`` and ``model.pdiparams``; ``evidence``: the same
+    names with that stem).
 
     Raises:
-        ModelFolderError: no ``model.json`` / ``model.pdmodel`` or no ``model.pdiparams``.
+        ModelFolderError: no ``<stem>.json`` / ``<stem>.pdmodel`` or no ``<stem>.pdiparams``.
     """
-    for program in PROGRAMS:
-        path = os.path.join(model_dir, program)
+    for suffix in ('.json', '.pdmodel'):
+        path = os.path.join(model_dir, stem + suffix)
         if os.path.isfile(path):
-            params = os.path.join(model_dir, PARAMS)
+            params = os.path.join(model_dir, stem + '.pdiparams')
             if not os.path.isfile(params):
                 raise ModelFolderError(f'{params}: not found (found: {_listing(model_dir)})')
             return path, params
-    raise ModelFolderError(f'{model_dir}: no model.json or model.pdmodel (found: '
+    raise ModelFolderError(f'{model_dir}: no {stem}.json or {stem}.pdmodel (found: '
                            f'{_listing(model_dir)})')
 
 
-def onnx_model_file(model_dir, int8=False):
-    """The path of ``model.onnx`` (or ``model_int8.onnx``).
+def onnx_name(stem=MODEL, int8=False):
+    """The ONNX file name of the graph ``stem``: ``model.onnx``, ``model_int8.onnx``,
+    ``evidence.onnx`` (the evidence backbone stays float32)."""
+    return INT8_FILE if int8 and stem == MODEL else f'{stem}.onnx'
+
+
+def onnx_model_file(model_dir, int8=False, stem=MODEL):
+    """The path of ``model.onnx`` (or ``model_int8.onnx``; ``<stem>.onnx`` for another
+    graph).
 
     Raises:
         ModelFolderError: the file is not there (with the command that makes it).
     """
-    path = os.path.join(model_dir, INT8_FILE if int8 else ONNX_FILE)
+    path = os.path.join(model_dir, onnx_name(stem, int8))
     if not os.path.isfile(path):
         raise ModelFolderError(
             f'{path}: not found; make it with tools/export_model.py --onnx'

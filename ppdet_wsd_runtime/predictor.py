@@ -1,15 +1,21 @@
 """Run an exported model on image files: preprocessing (:mod:`.preprocess`), a backend
 (:mod:`.backends`: Paddle Inference with oneDNN or onnxruntime) and, for a detector, the
-decoding and NMS outside the graph (:mod:`.retina_decode`). Imports no ppdet."""
+decoding and NMS outside the graph (:mod:`.retina_decode`) and the image verdict the
+export carries (:mod:`.verdict`; with the stage-1 classifier, :mod:`.evidence`). Imports
+no ppdet."""
+import os
 import time
 
 import numpy as np
 
 from .backends import create_backend
 from .detections import clip_boxes
-from .model_dir import is_detector, read_infer_cfg
+from .evidence import ExportedEvidence
+from .model_dir import INFER_CFG, is_detector, read_infer_cfg
 from .preprocess import Preprocess
+from .results import detector_class_scores
 from .retina_decode import RetinaDecoder
+from .verdict import read_verdict, source_scores
 
 
 class ExportedModel:
@@ -57,11 +63,29 @@ class ExportedClassifier(ExportedModel):
 
 
 class ExportedDetector(ExportedModel):
-    """An exported ``RetinaNetMIL``."""
+    """An exported ``RetinaNetMIL`` and the image verdict its export carries.
+
+    Attributes:
+        verdict (dict): :func:`~ppdet_wsd_runtime.verdict.read_verdict` (``source``,
+            ``threshold``; the detector at ``operating_threshold`` without the section).
+        evidence (ExportedEvidence | None): the stage-1 classifier, when the verdict's
+            source needs it (on ``backend``; float32 also with ``int8``).
+    """
 
     def __init__(self, model_dir, backend='paddle', threads=None, int8=False):
         super().__init__(model_dir, backend, threads, int8)
         self.decoder = RetinaDecoder(self.infer_cfg['postprocess'])
+        self.verdict = read_verdict(self.infer_cfg, os.path.join(model_dir, INFER_CFG))
+        self.evidence = None
+        if self.verdict['evidence'] is not None:
+            self.evidence = ExportedEvidence(model_dir, self.verdict['evidence'], backend,
+                                             threads)
+            self.preprocess.keep_rgb = True
+
+    @property
+    def size_mb(self):
+        """MiB of the graph files this detector loads (with the evidence backbone)."""
+        return self.backend.size_mb + (self.evidence.backend.size_mb if self.evidence else 0.0)
 
     def predict_samples(self, samples):
         """Per sample ``(detections float32 [m, 6] (class, score, x1, y1, x2, y2 in original
@@ -73,6 +97,32 @@ class ExportedDetector(ExportedModel):
             clip_boxes(det, sample['h'], sample['w'])
         return list(zip(detections, im_score))
 
+    def judge_samples(self, samples):
+        """:meth:`predict_samples` and the image verdict's class scores of preprocessed
+        ``samples``.
+
+        Returns:
+            list[dict]: per sample ``detections`` and ``im_score`` (as
+            :meth:`predict_samples`), ``detector_scores`` float32 ``[C]`` (per class the
+            larger of ``im_score`` and the best box score), ``classifier_scores``
+            (the stage-1 classifier's ``[C]``, or None when the verdict does not use it)
+            and ``scores``: the verdict source's ``[C]``, to compare with
+            ``verdict['threshold']``.
+        """
+        outputs = self.predict_samples(samples)
+        detector = np.stack([detector_class_scores(d, s) for d, s in outputs])
+        classifier = None
+        if self.evidence is not None:
+            classifier = self.evidence.scores([s['rgb'] for s in samples])
+        scores = source_scores(self.verdict['source'], detector, classifier)
+        return [{'detections': d, 'im_score': s, 'detector_scores': detector[i],
+                 'classifier_scores': None if classifier is None else classifier[i],
+                 'scores': scores[i]} for i, (d, s) in enumerate(outputs)]
+
+    def judge(self, paths):
+        """:meth:`judge_samples` of the image files ``paths``."""
+        return self.judge_samples([self.preprocess(p) for p in paths])
+
 
 def load_exported(model_dir, backend='paddle', threads=None, int8=False):
     """:class:`ExportedDetector` or :class:`ExportedClassifier`, as the folder holds."""
@@ -81,12 +131,13 @@ def load_exported(model_dir, backend='paddle', threads=None, int8=False):
 
 
 def exported_speed(model_dir, paths):
-    """Size of an exported detector's Paddle files (MiB) and its images/s one image at a
-    time (the factory case: decoding + preprocessing + Paddle Inference with oneDNN +
-    decoding and NMS), after one warm-up image."""
+    """Size of an exported detector's Paddle files (MiB; with the verdict's evidence
+    backbone when it has one) and its images/s one image at a time (the factory case:
+    decoding + preprocessing + Paddle Inference with oneDNN + decoding and NMS + the image
+    verdict), after one warm-up image."""
     detector = ExportedDetector(model_dir)
-    detector.predict(paths[:1])
+    detector.judge(paths[:1])
     tic = time.perf_counter()
     for path in paths:
-        detector.predict([path])
-    return detector.backend.size_mb, len(paths) / (time.perf_counter() - tic)
+        detector.judge([path])
+    return detector.size_mb, len(paths) / (time.perf_counter() - tic)

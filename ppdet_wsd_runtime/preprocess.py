@@ -7,7 +7,9 @@ listed ops (tested against it), without importing ppdet. A sample is a dict:
   resize and normalising, float32 ``[3, H', W']`` after ``Permute``;
 * ``im_shape``: float32 ``[2]``, the image's (height, width) inside the model input;
 * ``scale_factor``: float32 ``[2]``, (y, x) scale from original to input pixels;
-* ``h``, ``w``: the original image's size in pixels.
+* ``h``, ``w``: the original image's size in pixels;
+* ``rgb``: the decoded ``uint8`` RGB image, when :class:`Preprocess` keeps it (an export
+  whose verdict also runs the stage-1 classifier, :mod:`.evidence`).
 """
 import inspect
 
@@ -79,14 +81,15 @@ OPS = {'Resize': resize, 'LetterboxResize': letterbox_resize,
 
 class Preprocess:
     """Decode an image file and apply ``ops`` (``infer_cfg.yml``'s ``Preprocess``: a list
-    of ``{'type': name, **arguments}``).
+    of ``{'type': name, **arguments}``); ``keep_rgb`` keeps the decoded image as ``rgb``.
 
     Raises:
         ValueError: an op the runtime does not implement, or arguments it does not take
             (checked once, here).
     """
 
-    def __init__(self, ops):
+    def __init__(self, ops, keep_rgb=False):
+        self.keep_rgb = keep_rgb
         self.steps = []
         for op in ops:
             args = {k: v for k, v in op.items() if k != 'type'}
@@ -106,6 +109,8 @@ class Preprocess:
     def __call__(self, path):
         """The sample of the image file ``path`` (see the module docstring)."""
         sample = decode(path)
+        if self.keep_rgb:
+            sample['rgb'] = sample['image']
         for step, args in self.steps:
             sample = step(sample, **args)
         return sample

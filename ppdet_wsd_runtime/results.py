@@ -1,9 +1,10 @@
 """One image's result as the deploy runner writes it (JSON-ready dicts).
 
-The verdict rule is the evaluation's (``ppdet_wsd.metrics.detection_metric``): a class's
-image score is the larger of the model's image probability and the class's best box
-score, and an image is ``defective`` when some class's score reaches the exported
-operating threshold.
+The detector's own verdict rule is the evaluation's (``ppdet_wsd.metrics.detection_metric``):
+a class's image score is the larger of the model's image probability and the class's best
+box score, and an image is ``defective`` when some class's score reaches the exported
+operating threshold. An export that carries the pipeline's verdict (:mod:`.verdict`) is
+judged on that source's scores at its threshold (:func:`judged_result`).
 """
 import numpy as np
 
@@ -56,6 +57,30 @@ def box_list(detections, classes, min_score=-np.inf):
     return [{'class': classes[int(d[0])], 'score': float(d[1]),
              'box': [float(v) for v in d[2:]]}
             for d in shown[np.argsort(-shown[:, 1], kind='stable')]]
+
+
+def judged_result(path, judged, classes, threshold, min_box_score):
+    """The result of one image of an exported detector, judged by the export's verdict.
+
+    Args:
+        path (str): the image file.
+        judged (dict): one item of
+            :meth:`~ppdet_wsd_runtime.predictor.ExportedDetector.judge_samples`.
+        classes (list[str]): class names.
+        threshold (float): the verdict's threshold.
+        min_box_score (float): boxes scored below it are left out of ``boxes``.
+    Returns:
+        dict: ``file``, :func:`verdict_fields` of the verdict source's scores, with the
+        stage-1 classifier in the verdict ``source_scores`` ({'detector': {class: score},
+        'classifier': {class: score}}), and ``boxes``.
+    """
+    result = {'file': path, **verdict_fields(judged['scores'], classes, threshold)}
+    if judged['classifier_scores'] is not None:
+        result['source_scores'] = {
+            name: {c: float(s) for c, s in zip(classes, judged[f'{name}_scores'])}
+            for name in ('detector', 'classifier')}
+    result['boxes'] = box_list(judged['detections'], classes, min_box_score)
+    return result
 
 
 def classification_result(path, scores, classes, threshold):

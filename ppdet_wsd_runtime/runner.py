@@ -5,10 +5,18 @@ one results file (and, if asked, one picture per image). Imports no ppdet.
 
     {"model": <folder>, "backend": "paddle" | "onnx", "int8": bool, "kind": "detector" |
      "classifier", "classes": [...], "operating_threshold": t, "min_box_score": s,
+     "verdict": {"source": "detector" | "classifier" | "fusion", "threshold": v,
+                 "exported": bool} (detector),
      "images": [{"file", "verdict": "defective" | "good", "defect_score", "found": [...],
-                 "scores": {class: score}, "boxes": [{"class", "score", "box":
-                 [x1, y1, x2, y2]}] (detector), "picture" (with --draw)}, ...],
+                 "scores": {class: score}, "source_scores": {"detector": {...},
+                 "classifier": {...}} (a verdict with the stage-1 classifier),
+                 "boxes": [{"class", "score", "box": [x1, y1, x2, y2]}] (detector),
+                 "picture" (with --draw)}, ...],
      "unreadable": [{"file", "error"}, ...]}
+
+A detector's ``verdict``, ``defect_score``, ``found`` and ``scores`` are those of the
+verdict source its export carries, at that source's threshold (:mod:`.verdict`);
+``operating_threshold`` is the detector's own (the default ``min_box_score``).
 """
 import glob
 import os
@@ -20,7 +28,7 @@ from .atomic import write_json_atomic
 from .drawing import draw_detection, draw_heatmap
 from .image_io import IMAGE_EXTENSIONS, ImageReadError, read_image_rgb
 from .predictor import ExportedDetector, load_exported
-from .results import classification_result, detection_result
+from .results import classification_result, judged_result
 
 RESULTS_FILE = 'results.json'
 PICTURES = 'pictures'
@@ -80,10 +88,12 @@ def picture_path(out_dir, root, path):
 def _describe(model, path, sample, output, min_box_score, draw):
     """(result dict, picture or None) of one image."""
     if isinstance(model, ExportedDetector):
-        detections, im_score = output
-        result = detection_result(path, detections, im_score, model.classes, model.threshold,
-                                  min_box_score)
-        picture = draw and draw_detection(read_image_rgb(path), result, model.classes)
+        result = judged_result(path, output, model.classes, model.verdict['threshold'],
+                               min_box_score)
+        picture = None
+        if draw:  # the decoded image when the verdict kept it
+            image = sample['rgb'] if 'rgb' in sample else read_image_rgb(path)
+            picture = draw_detection(image, result, model.classes)
     else:
         scores, cams = output
         result = classification_result(path, scores, model.classes, model.threshold)
@@ -120,7 +130,9 @@ def run_deploy(model_dir, images, out_dir, backend='paddle', int8=False, batch_s
     with tqdm(total=len(paths), desc='deploy', unit='img') as bar:
         for batch_paths, samples in read_batches(paths, model.preprocess, batch_size,
                                                  unreadable):
-            for path, sample, output in zip(batch_paths, samples, model.predict_samples(samples)):
+            outputs = model.judge_samples(samples) if isinstance(model, ExportedDetector) \
+                else model.predict_samples(samples)
+            for path, sample, output in zip(batch_paths, samples, outputs):
                 result, picture = _describe(model, path, sample, output, min_box_score, draw)
                 if draw:
                     result['picture'] = picture_path(out_dir, root, path)
@@ -129,9 +141,13 @@ def run_deploy(model_dir, images, out_dir, backend='paddle', int8=False, batch_s
                 results.append(result)
             bar.update(len(results) + len(unreadable) - bar.n)
         bar.update(len(paths) - bar.n)  # unreadable files after the last batch
+    detector = isinstance(model, ExportedDetector)
     document = {'model': os.path.abspath(model_dir), 'backend': backend, 'int8': bool(int8),
-                'kind': 'detector' if isinstance(model, ExportedDetector) else 'classifier',
+                'kind': 'detector' if detector else 'classifier',
                 'classes': model.classes, 'operating_threshold': model.threshold,
-                'min_box_score': min_box_score, 'images': results, 'unreadable': unreadable}
+                'min_box_score': min_box_score}
+    if detector:
+        document['verdict'] = {k: model.verdict[k] for k in ('source', 'threshold', 'exported')}
+    document.update(images=results, unreadable=unreadable)
     write_json_atomic(os.path.join(out_dir, RESULTS_FILE), document)
     return document

@@ -28,6 +28,13 @@ def tiny_dataset(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def tiny_evidence(tiny_dataset, tmp_path_factory):
+    """The stage-1 evidence model fitted on ``tiny_dataset`` (deploy_fixture)."""
+    from deploy_fixture import fit_tiny_evidence
+    return fit_tiny_evidence(tiny_dataset, str(tmp_path_factory.mktemp('evidence_features')))
+
+
 def write_image(path, image):
     """Write ``image`` (any dtype/channels cv2 accepts) to ``path``; returns ``path``."""
     os.makedirs(os.path.dirname(path), exist_ok=True)

@@ -1,5 +1,7 @@
 """Tiny exported models for the deploy tests: the seeded tiny detector / classifier of
-``tiny_models`` exported on a letterbox canvas, and the eager model's outputs to compare."""
+``tiny_models`` exported on a letterbox canvas (the detector optionally with an image
+verdict from a stage-1 evidence model fitted on the tiny dataset), and the eager model's
+outputs to compare."""
 import os
 
 import numpy as np
@@ -10,6 +12,8 @@ from ppdet.data.reader import Compose
 from conftest import write_image
 from ppdet_wsd.deploy.export import export_model
 from ppdet_wsd.engine.detect import detect_records
+from ppdet_wsd.evidence.features import FeatureExtractor
+from ppdet_wsd.evidence.geometry import InputGeometry
 
 CANVAS = [48, 64]   # H, W: not square, so the letterbox pads
 CLASSES = ['crack', 'scratch', 'spot']
@@ -29,10 +33,41 @@ def tiny_cfg(name):
                                 'sample_transforms': TRANSFORMS})
 
 
-def export_tiny(model, out_dir, detector):
-    """Export a tiny model; returns its folder."""
+# stage 1 of the tiny tests: a small input (short side 96, long side capped at 160, so
+# the odd images' inputs take several shapes) on the ImageNet EfficientNet-Lite0
+EVIDENCE_GEOMETRY = InputGeometry(short_side=96, max_long_side=160)
+
+
+def export_tiny(model, out_dir, detector, verdict=None):
+    """Export a tiny model (a detector with ``verdict``, an ``ExportVerdict``, if given);
+    returns its folder."""
     name = 'detector' if detector else 'classifier'
-    return export_model(model, tiny_cfg(name), CLASSES, out_dir, detector=detector)
+    return export_model(model, tiny_cfg(name), CLASSES, out_dir, detector=detector,
+                        verdict=verdict)
+
+
+def fit_tiny_evidence(dataset_dir, cache_dir):
+    """The stage-1 evidence model of the tiny dataset (``EVIDENCE_GEOMETRY``, 8 MIL
+    epochs), as the pipeline fits it."""
+    from ppdet_wsd.evidence.fit import fit_evidence
+    from ppdet_wsd.evidence.settings import PatchEvidence
+    from ppdet_wsd.evidence.store import FeatureStore
+    from ppdet_wsd.pipeline.evidence_stages import load_dataset, split_items
+    store = FeatureStore(cache_dir, {'geometry': vars(EVIDENCE_GEOMETRY)},
+                         lambda: FeatureExtractor(EVIDENCE_GEOMETRY))
+    images, image_root, classes = load_dataset(dataset_dir)
+    assert classes == CLASSES
+    return fit_evidence(split_items(store, images, image_root, classes, 'train'),
+                        split_items(store, images, image_root, classes, 'val'), classes,
+                        PatchEvidence(mil_epochs=8), vars(EVIDENCE_GEOMETRY))
+
+
+def eager_evidence_scores(model, paths):
+    """``EvidenceModel.image_scores`` of image files, from features computed as the
+    pipeline computes them: float32 ``[N, C]``."""
+    from ppdet_wsd_runtime.image_io import read_image_rgb
+    extractor = FeatureExtractor(InputGeometry(**model.geometry))
+    return np.stack([model.image_scores(extractor(read_image_rgb(p))) for p in paths])
 
 
 def eager_detections(model, paths, batch_size=2):

@@ -13,10 +13,14 @@ import time
 import numpy as np
 import paddle
 import pytest
+import yaml
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from conftest import REPO_ROOT
 from ppdet_wsd.metrics import verdict_rates
+from ppdet_wsd.pipeline.evidence_stages import classifier_scores
+from ppdet_wsd.pipeline.verdict import source_scores
+from ppdet_wsd_runtime.runner import run_deploy
 from tool_runner import failing_tool, run_tool
 
 pytestmark = pytest.mark.slow  # the whole pipeline in subprocesses (README, Tests)
@@ -175,6 +179,90 @@ def test_the_report_has_every_number_and_a_page(finished_run):
     assert os.path.isfile(os.path.join(report['exported_model'], 'infer_cfg.yml'))
     refined = json.load(open(os.path.join(out, 'detector', 'refined_boxes.json')))
     assert [h['epoch'] for h in refined['history']] == [4]
+
+
+def _deployed_verdicts(model_dir, out, test, out_dir):
+    """The runner on the evaluation's test images (copied into one folder): per image, in
+    the evaluation's order, ``(verdict, defect_score)``; and the results document."""
+    image_root = json.load(open(os.path.join(out, 'dataset_profile.json')))['image_root']
+    folder = os.path.join(out_dir, 'images')
+    for index, name in enumerate(test['files']):
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(os.path.join(image_root, name),
+                    os.path.join(folder, f'{index:03d}_{os.path.basename(name)}'))
+    document = run_deploy(model_dir, folder, os.path.join(out_dir, 'results'))
+    by_index = {int(os.path.basename(r['file'])[:3]): r for r in document['images']}
+    return [(by_index[i]['verdict'], by_index[i]['defect_score'])
+            for i in range(len(test['files']))], document
+
+
+def _assert_same_verdicts(deployed, defect_scores, threshold):
+    """The runner's verdicts are the pipeline's (the same source's defect scores within
+    float noise, judged at the same threshold)."""
+    assert len(deployed) == len(defect_scores)
+    for (verdict, score), expected in zip(deployed, defect_scores):
+        assert score == pytest.approx(expected, abs=2e-5)
+        assert abs(expected - threshold) > 1e-4, 'a score on the threshold: not a fair check'
+        assert verdict == ('defective' if expected >= threshold else 'good')
+
+
+def test_the_deployed_verdict_is_the_pipelines(finished_run, tmp_path):
+    """The export carries the verdict the evaluation chose (here the detector's, so no
+    stage-1 files) and the runner gives the evaluation's verdict on every test image.
+    Then the export stage again on a copy of the run whose evaluation chose the fusion
+    (the tiny run's val AUROC ties, so the fusion is set by hand at a threshold between
+    the test scores): the export carries the stage-1 classifier and the runner's verdicts
+    are the pipeline's fusion verdicts."""
+    workdir, _, _ = finished_run
+    out = os.path.join(workdir, 'out')
+    report = json.load(open(os.path.join(out, 'report.json')))
+    test = json.load(open(os.path.join(out, 'evaluation', 'metrics.json')))
+    verdict = test['verdict']
+    with open(os.path.join(report['exported_model'], 'infer_cfg.yml')) as f:
+        section = yaml.safe_load(f)['verdict']
+    assert section == {'source': 'detector', 'threshold': verdict['threshold'],
+                       'classes': ['crack', 'scratch', 'spot']}
+    assert not os.path.exists(os.path.join(report['exported_model'], 'evidence.npz'))
+    deployed, document = _deployed_verdicts(report['exported_model'], out, test,
+                                            str(tmp_path / 'detector'))
+    assert document['verdict'] == {'source': 'detector', 'threshold': verdict['threshold'],
+                                   'exported': True}
+    _assert_same_verdicts(deployed, verdict['test']['defect_scores'], verdict['threshold'])
+
+    copy = str(tmp_path / 'out')
+    shutil.copytree(out, copy)
+    image_root = json.load(open(os.path.join(out, 'dataset_profile.json')))['image_root']
+    classifier, _ = classifier_scores(copy, image_root, test['files'])
+    fusion = source_scores(test['class_scores'], classifier)['fusion'].max(axis=1)
+    ranked = np.sort(fusion)
+    threshold = float(ranked[len(ranked) // 2 - 1] + ranked[len(ranked) // 2]) / 2
+    metrics_file = os.path.join(copy, 'evaluation', 'metrics.json')
+    metrics = json.load(open(metrics_file))
+    metrics['verdict'].update(source='fusion', threshold=threshold)
+    json.dump(metrics, open(metrics_file, 'w'))
+    task_file = os.path.join(copy, 'export', 'stage.task.json')
+    task = json.load(open(task_file))
+    task.update(output_dir=copy, stage_dir=os.path.join(copy, 'export'),
+                result_file=os.path.join(copy, 'export', 'stage.result.json'))
+    task['spec']['output_dir'] = copy
+    json.dump(task, open(task_file, 'w'))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
+                                                       os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run([sys.executable, '-m', 'ppdet_wsd.pipeline.worker', task_file],
+                            cwd=workdir, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = json.load(open(os.path.join(copy, 'export', 'metrics.json')))
+    model_dir = exported['model_dir']
+    assert model_dir.startswith(copy) and exported['verdict_source'] == 'fusion'
+    assert exported['model_size_mb'] > report['model_size_mb'] + 12, 'the stage-1 backbone'
+    with open(os.path.join(model_dir, 'infer_cfg.yml')) as f:
+        section = yaml.safe_load(f)['verdict']
+    assert section['source'] == 'fusion' and section['threshold'] == threshold
+    assert section['evidence']['geometry']['short_side'] == 320
+    deployed, document = _deployed_verdicts(model_dir, out, test, str(tmp_path / 'fusion'))
+    assert document['verdict']['source'] == 'fusion'
+    _assert_same_verdicts(deployed, fusion, threshold)
+    assert {v for v, _ in deployed} == {'good', 'defective'}
 
 
 def test_a_rerun_skips_finished_stages_and_a_change_redoes_only_downstream(finished_run):

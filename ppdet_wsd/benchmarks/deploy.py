@@ -2,9 +2,13 @@
 model vs Paddle Inference with oneDNN vs onnxruntime fp32 vs onnxruntime int8.
 
 Per path: images/s at each batch size and the latency per call (p50 / p95), end to end from
-the image file (decoding, preprocessing, the model, decoding and NMS); the size of the
-model files; mAP@0.5 and the verdict's miss / over-kill rates at the exported operating
-threshold on every test image (:func:`~ppdet_wsd.metrics.detection_metric.detection_report`).
+the image file (decoding, preprocessing, the model, decoding and NMS, the image verdict);
+the size of the model files; mAP@0.5
+(:func:`~ppdet_wsd.metrics.detection_metric.detection_report`) and the miss / over-kill
+rates of the image verdict the export carries (its source and threshold,
+:mod:`ppdet_wsd.deploy.verdict_export`; with a ``classifier`` or ``fusion`` verdict every
+path also runs the stage-1 classifier: eager, or its exported backbone on the path's
+backend, float32 also on the int8 path) on every test image.
 
 :func:`benchmark_pipeline_detector` runs it on a pipeline's detector
 (``tools/benchmark_deploy.py``); the pieces below work on any model, export and split.
@@ -17,7 +21,10 @@ import numpy as np
 from ppdet.data.reader import Compose
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.predictor import ExportedDetector
+from ppdet_wsd_runtime.results import detector_class_scores
+from ppdet_wsd_runtime.verdict import source_scores
 
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
@@ -25,8 +32,11 @@ from ..deploy.onnx_export import onnx_unavailable_reason
 from ..engine.batches import image_batches
 from ..engine.commands import dataset_split, export, trained_model
 from ..engine.detect import detect_samples
+from ..evidence.features import FeatureExtractor
+from ..evidence.geometry import InputGeometry
+from ..metrics import verdict_rates
 from ..metrics.detection_metric import detection_report
-from ..pipeline.stages import export_config
+from ..pipeline.stages import export_config, export_verdict
 from .report import write_section
 
 RESULTS = 'deploy_benchmark.json'
@@ -37,14 +47,32 @@ MAX_INT8_MAP_DROP = 0.01  # the issue's rule: int8 is kept if mAP@0.5 drops by <
 MAX_INT8_RATE_RISE = 0.01  # and the verdict's miss and over-kill rates rise by <= 1 point
 
 
-def eager_predictor(model, transforms):
-    """``predict(paths) -> [(detections [m, 6] clipped, im_score [C])]`` of a
-    ``RetinaNetMIL`` in eval mode (its feature cache off, so every call computes), with
-    ppdet's reader ``transforms``."""
+def eager_predictor(model, transforms, verdict=None, extractor=None):
+    """``predict(paths) -> [(detections [m, 6] clipped, im_score [C], verdict scores
+    [C])]`` of a ``RetinaNetMIL`` in eval mode (its feature cache off, so every call
+    computes), with ppdet's reader ``transforms``. The verdict scores are those of
+    ``verdict`` (an ``ExportVerdict``; None: the detector's own), the stage-1 classifier's
+    from its features computed by ``extractor`` (a ``FeatureExtractor``) as the pipeline
+    computes them."""
+    source = verdict.source if verdict else 'detector'
+
     def predict(paths):
         _, samples, image = next(image_batches(transforms, [{'im_file': p} for p in paths],
                                                len(paths)))
-        return detect_samples(model, samples, image)
+        outputs = detect_samples(model, samples, image)
+        detector = np.stack([detector_class_scores(d, s) for d, s in outputs])
+        classifier = None if source == 'detector' else np.stack(
+            [verdict.evidence.image_scores(extractor(read_image_rgb(p))) for p in paths])
+        scores = source_scores(source, detector, classifier)
+        return [(d, s, v) for (d, s), v in zip(outputs, scores)]
+    return predict
+
+
+def exported_predictor(exported):
+    """``predict(paths)`` of :func:`eager_predictor` for an ``ExportedDetector``, judged
+    by the verdict its export carries."""
+    def predict(paths):
+        return [(j['detections'], j['im_score'], j['scores']) for j in exported.judge(paths)]
     return predict
 
 
@@ -72,31 +100,43 @@ def time_calls(predict, paths, batch_size):
             'p95_ms': 1000 * float(np.percentile(seconds, 95)), 'calls': len(seconds)}
 
 
-def accuracy(predict, split, classes, threshold, batch_size=8):
+def accuracy(predict, split, classes, threshold, batch_size=8, verdict_threshold=None):
     """mAP@0.5 and the verdict's miss / over-kill rates of ``predict`` on ``split``.
 
     Args:
+        predict (callable): ``paths -> [(detections, im_score, verdict scores)]``
+            (:func:`eager_predictor`, :func:`exported_predictor`).
         split (dict): ``paths``, ``labels`` (``[N, C]`` multi-hot), ``files`` (keys of the
             ground truth) and ``truth`` (:func:`~ppdet_wsd.data.ground_truth.load_ground_truth`
             of those files, or None).
+        threshold (float): the detector's operating threshold.
+        verdict_threshold (float | None): the verdict's threshold (None: ``threshold``).
     Returns:
-        dict: ``map50`` (None without box truth), ``miss_rate``, ``overkill_rate``.
+        dict: ``map50`` (None without box truth), ``miss_rate``, ``overkill_rate`` (the
+        verdict's).
     """
     outputs = []
     for i in range(0, len(split['paths']), batch_size):
         outputs += predict(split['paths'][i:i + batch_size])
-    report = detection_report(split['labels'], np.stack([s for _, s in outputs]),
-                              [d for d, _ in outputs], classes, threshold, split['files'],
+    report = detection_report(split['labels'], np.stack([s for _, s, _ in outputs]),
+                              [d for d, _, _ in outputs], classes, threshold, split['files'],
                               split['truth'])
-    return {'map50': report.get('det_map50'), 'miss_rate': report['miss_rate'],
-            'overkill_rate': report['overkill_rate']}
+    rates = verdict_rates(report['defective'], np.stack([v for _, _, v in outputs]).max(axis=1),
+                          threshold if verdict_threshold is None else verdict_threshold)
+    return {'map50': report.get('det_map50'), 'miss_rate': rates['miss_rate'],
+            'overkill_rate': rates['overkill_rate']}
 
 
-def deploy_predictors(model, transforms, model_dir):
+def deploy_predictors(model, transforms, model_dir, verdict=None):
     """``{path name: (predict, model MiB) or the reason it is not available}`` for the
     eager ``model`` and the export in ``model_dir`` (``model.onnx`` / ``model_int8.onnx``
-    when present)."""
-    paths = {'eager': (eager_predictor(model, transforms), parameters_mb(model))}
+    when present), each judging images by ``verdict`` (the ``ExportVerdict`` the export
+    carries; None: the detector's own)."""
+    extractor, size_mb = None, parameters_mb(model)
+    if verdict is not None and verdict.source != 'detector':
+        extractor = FeatureExtractor(InputGeometry(**verdict.evidence.geometry))
+        size_mb += parameters_mb(extractor.backbone)
+    paths = {'eager': (eager_predictor(model, transforms, verdict, extractor), size_mb)}
     onnx_reason = onnx_unavailable_reason()
     for name, backend, int8 in (('paddle', 'paddle', False), ('onnx', 'onnx', False),
                                 ('onnx-int8', 'onnx', True)):
@@ -104,13 +144,16 @@ def deploy_predictors(model, transforms, model_dir):
             paths[name] = onnx_reason
             continue
         exported = ExportedDetector(model_dir, backend=backend, int8=int8)
-        paths[name] = (exported.predict, exported.backend.size_mb)
+        paths[name] = (exported_predictor(exported), exported.size_mb)
     return paths
 
 
-def benchmark_paths(predictors, split, classes, threshold, speed_paths, batch_sizes=(1, 8)):
+def benchmark_paths(predictors, split, classes, threshold, speed_paths, batch_sizes=(1, 8),
+                    verdict_threshold=None):
     """One row per path: ``{'path', 'available', 'size_mb', 'speed': {batch: time_calls},
-    'accuracy': accuracy}`` (only ``path`` and ``reason`` for an unavailable path)."""
+    'accuracy': accuracy}`` (only ``path`` and ``reason`` for an unavailable path);
+    ``threshold`` is the detector's, ``verdict_threshold`` the verdict's (None: the
+    same)."""
     rows = []
     for name, predictor in predictors.items():
         if isinstance(predictor, str):
@@ -118,7 +161,8 @@ def benchmark_paths(predictors, split, classes, threshold, speed_paths, batch_si
             continue
         predict, size_mb = predictor
         rows.append({'path': name, 'available': True, 'size_mb': size_mb,
-                     'accuracy': accuracy(predict, split, classes, threshold),
+                     'accuracy': accuracy(predict, split, classes, threshold,
+                                          verdict_threshold=verdict_threshold),
                      'speed': {b: time_calls(predict, speed_paths, b) for b in batch_sizes}})
     return rows
 
@@ -154,7 +198,7 @@ def deploy_lines(rows, batch_sizes=(1, 8)):
     eager = next((r for r in rows if r['path'] == 'eager' and r['available']), None)
     header = ['path'] + [f'img/s, batch {b}' for b in batch_sizes] + \
         [f'latency p50 / p95, batch {b} (ms)' for b in batch_sizes] + \
-        ['x eager (batch 1)', 'model MiB', 'mAP@0.5', 'miss / over-kill']
+        ['x eager (batch 1)', 'model MiB', 'mAP@0.5', 'verdict miss / over-kill']
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     for r in rows:
         if not r['available']:
@@ -191,10 +235,12 @@ def load_test_split():
 
 def benchmark_pipeline_detector(pipeline_dir, out_dir, speed_images=100, calibration_images=32,
                                 batch_sizes=(1, 8)):
-    """Export a finished pipeline's detector (with its operating threshold) into
-    ``<out_dir>`` with ``model.onnx`` and ``model_int8.onnx`` (paddle >= 3), then measure
-    every path on the pipeline dataset's test split: speed on its first ``speed_images``
-    images, accuracy on all of them. The rows go to ``<out_dir>/deploy_benchmark.json``.
+    """Export a finished pipeline's detector (with its operating threshold and the image
+    verdict its evaluation chose, as the pipeline's export stage does) into ``<out_dir>``
+    with ``model.onnx`` and ``model_int8.onnx`` (paddle >= 3), then measure every path on
+    the pipeline dataset's test split: speed on its first ``speed_images`` images,
+    accuracy on all of them. The rows go to ``<out_dir>/deploy_benchmark.json`` with the
+    verdict (``source``, ``threshold``).
 
     Returns:
         tuple: ``(rows, model_dir)``.
@@ -203,16 +249,22 @@ def benchmark_pipeline_detector(pipeline_dir, out_dir, speed_images=100, calibra
     if not os.path.isfile(task_file):
         raise FileNotFoundError(f'{task_file}: not found; run the pipeline to its export stage')
     with open(task_file, encoding='utf-8') as f:
-        cfg = export_config(json.load(f))
+        task = json.load(f)
+    cfg = export_config(task)
+    verdict = export_verdict(task)
     cfg[cfg.architecture]['cache_features'] = False  # the eager model computes every call
     model_dir = os.path.abspath(export(cfg, out_dir, int8=onnx_unavailable_reason() is None,
-                                       calibration_images=calibration_images))
+                                       calibration_images=calibration_images, verdict=verdict))
     model, classes = trained_model(cfg)
     split = load_test_split()
     predictors = deploy_predictors(model, Compose(cfg.TestReader['sample_transforms']),
-                                   model_dir)
+                                   model_dir, verdict)
     rows = benchmark_paths(predictors, split, classes, cfg.verdict_threshold,
-                           split['paths'][:speed_images], batch_sizes)
+                           split['paths'][:speed_images], batch_sizes,
+                           verdict_threshold=verdict.threshold if verdict else None)
+    judged = {'source': verdict.source if verdict else 'detector',
+              'threshold': verdict.threshold if verdict else cfg.verdict_threshold}
     write_json_atomic(os.path.join(out_dir, RESULTS), {'model_dir': model_dir, 'rows': rows,
+                                                       'verdict': judged,
                                                        'num_test_images': len(split['paths'])})
     return rows, model_dir

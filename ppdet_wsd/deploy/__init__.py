@@ -1,6 +1,7 @@
 """Export for the factory PC: :mod:`.export` (the static graph + ``infer_cfg.yml``; ppdet),
-:mod:`.graph` (what the graph holds), :mod:`.onnx_export` (``model.onnx``; paddle2onnx),
-:mod:`.quantize` (``model_int8.onnx``; onnxruntime).
+:mod:`.graph` (what the graph holds), :mod:`.verdict_export` (the pipeline's image verdict:
+source, threshold and, when it needs it, the stage-1 classifier), :mod:`.onnx_export`
+(``model.onnx``; paddle2onnx), :mod:`.quantize` (``model_int8.onnx``; onnxruntime).
 
 The runtime that runs an export (``python -m ppdet_wsd_runtime``; paddle.inference or
 onnxruntime, numpy, OpenCV, PyYAML, tqdm, never ppdet) is the separate package

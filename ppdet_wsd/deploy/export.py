@@ -10,6 +10,7 @@ from ppdet_wsd_runtime.atomic import atomic_dir
 from ppdet_wsd_runtime.model_dir import INFER_CFG
 
 from .graph import DetectorGraph, output_names, retina_postprocess, static_friendly_resizing
+from .verdict_export import write_verdict
 
 logger = setup_logger(__name__)
 
@@ -36,7 +37,7 @@ def preprocess_ops(cfg):
     return ops
 
 
-def export_model(model, cfg, classes, output_dir, detector=False):
+def export_model(model, cfg, classes, output_dir, detector=False, verdict=None):
     """Write ``<output_dir>/<config name>/`` with ``model.*`` and ``infer_cfg.yml``.
 
     The folder appears complete or not at all (built in a temporary folder, then
@@ -48,9 +49,17 @@ def export_model(model, cfg, classes, output_dir, detector=False):
     as plain tensor ops (:func:`~ppdet_wsd.deploy.graph.static_friendly_resizing`), so the
     graph runs with oneDNN and converts to ONNX.
 
+    A detector may carry the pipeline's image verdict (``verdict``,
+    :class:`~ppdet_wsd.deploy.verdict_export.ExportVerdict`): ``infer_cfg.yml``'s
+    ``verdict`` section and, for a ``classifier`` or ``fusion`` verdict, the stage-1
+    classifier's backbone graph ``evidence.*`` and arrays ``evidence.npz``
+    (:func:`~ppdet_wsd.deploy.verdict_export.write_verdict`).
+
     Returns:
         str: the export folder.
     """
+    if verdict is not None and not detector:
+        raise ValueError('only a detector export carries the pipeline\'s verdict')
     model.eval()
     shape = test_image_shape(cfg)
     image = InputSpec(shape=[None] + shape, dtype='float32', name='image')
@@ -70,6 +79,8 @@ def export_model(model, cfg, classes, output_dir, detector=False):
         target = os.path.join(output_dir, cfg.filename)
         with atomic_dir(target) as tmp:
             paddle.jit.save(static, os.path.join(tmp, 'model'))
+            if verdict is not None:
+                infer_cfg['verdict'] = write_verdict(tmp, verdict, classes)
             with open(os.path.join(tmp, INFER_CFG), 'w') as f:
                 yaml.safe_dump(infer_cfg, f, sort_keys=False)
     logger.info(f'exported to {target}')

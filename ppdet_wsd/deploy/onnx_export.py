@@ -9,7 +9,8 @@ paddle 2.6 line the conversion is unavailable (:func:`onnx_unavailable_reason`);
 import os
 import tempfile
 
-from ppdet_wsd_runtime.model_dir import ONNX_FILE, paddle_model_files
+from ppdet_wsd_runtime.model_dir import (EVIDENCE, MODEL, ModelFolderError, onnx_name,
+                                         paddle_model_files)
 from ppdet_wsd_runtime.quiet import host_noise_filtered
 
 OPSET = 13
@@ -32,9 +33,10 @@ def onnx_unavailable_reason():
 
 
 def export_onnx(model_dir):
-    """Write ``<model_dir>/model.onnx`` (opset 13) from the folder's Paddle graph; the file
-    appears complete or not at all. The graph is written as converted: onnxruntime
-    optimises it when loading (paddle2onnx's default polygraphy folding is not used: it
+    """Write ``<model_dir>/model.onnx`` (opset 13) from the folder's Paddle graph, and
+    ``evidence.onnx`` from the verdict's evidence backbone when the folder has one; each
+    file appears complete or not at all. The graphs are written as converted: onnxruntime
+    optimises them when loading (paddle2onnx's default polygraphy folding is not used: it
     pip-installs packages at run time).
 
     Returns:
@@ -45,9 +47,19 @@ def export_onnx(model_dir):
     reason = onnx_unavailable_reason()
     if reason:
         raise RuntimeError(reason)
+    try:
+        evidence = paddle_model_files(model_dir, EVIDENCE)
+    except ModelFolderError:
+        evidence = None
+    if evidence:
+        _convert(*evidence, os.path.join(model_dir, onnx_name(EVIDENCE)))
+    return _convert(*paddle_model_files(model_dir), os.path.join(model_dir, onnx_name(MODEL)))
+
+
+def _convert(program, params, target):
+    """paddle2onnx of one Paddle graph into ``target`` (temporary file + rename)."""
     import paddle2onnx
-    program, params = paddle_model_files(model_dir)
-    target = os.path.join(model_dir, ONNX_FILE)
+    model_dir = os.path.dirname(target)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.onnx', dir=model_dir)
     os.close(fd)
     try:

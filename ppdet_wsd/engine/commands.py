@@ -167,7 +167,8 @@ def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_p
                save_pictures)
 
 
-def export(cfg, output_dir='output_inference', onnx=False, int8=False, calibration_images=32):
+def export(cfg, output_dir='output_inference', onnx=False, int8=False, calibration_images=32,
+           verdict=None):
     """Export ``cfg.weights`` as a static model; returns the export folder.
 
     Args:
@@ -175,10 +176,12 @@ def export(cfg, output_dir='output_inference', onnx=False, int8=False, calibrati
         int8 (bool): also write ``model.onnx`` and ``model_int8.onnx``
             (:mod:`ppdet_wsd.deploy.quantize`), calibrated on ``calibration_images``
             training images spread over the train split.
+        verdict (ExportVerdict | None): the image verdict a detector's export carries
+            (:mod:`ppdet_wsd.deploy.verdict_export`; the pipeline's export stage).
     """
     model, classes = trained_model(cfg)
     model_dir = export_model(model, cfg, classes, output_dir,
-                             detector=isinstance(model, RetinaNetMIL))
+                             detector=isinstance(model, RetinaNetMIL), verdict=verdict)
     if onnx or int8:
         logger.info(f'wrote {export_onnx(model_dir)}')
     if int8:

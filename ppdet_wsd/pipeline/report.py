@@ -46,8 +46,11 @@ DEFINITIONS = {
     'reviewed': 'the review folded into the pseudo boxes: images and boxes reviewed, per '
                 'class, and the box level (false-alarm quantile) and extent refitted on them '
                 '(null: no review)',
-    'images_per_second_infer': 'the exported detector, one image at a time incl. decoding',
-    'model_size_mb': 'the exported detector, MiB',
+    'images_per_second_infer': 'the export, one image at a time incl. decoding and the '
+                               "image verdict (with a classifier or fusion verdict also "
+                               "the stage-1 classifier's backbone pass)",
+    'model_size_mb': 'the graph files the runner loads: the detector, plus the stage-1 '
+                     'backbone for a classifier or fusion verdict, MiB',
 }
 
 

@@ -20,17 +20,19 @@ from ppdet.utils.logger import setup_logger
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.predictor import exported_speed
 
+from ..deploy.verdict_export import ExportVerdict
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
 from ..engine.config import select_device
 from ..engine.detect import detect_images
 from ..engine.refinement import refinement_options
+from ..evidence.model import EvidenceModel
 from ..metrics import verdict_rates
 from ..utils.dist import is_main_process
 from ..visualization.review import choose_review_files
 from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas, step_schedule
-from .evidence_stages import (classifier_scores, run_classifier, run_classifier_eval,
-                              run_pseudo_boxes)
+from .evidence_stages import (MODEL_DIR, classifier_scores, run_classifier,
+                              run_classifier_eval, run_pseudo_boxes)
 from .verdict import choose_verdict, source_scores
 
 logger = setup_logger(__name__)
@@ -212,15 +214,33 @@ def export_config(task):
     return cfg
 
 
+def export_verdict(task):
+    """The image verdict the evaluation stage chose (source and threshold), as the export
+    carries it, with the fitted stage-1 model when the source needs it; None when the
+    evaluation predates the verdict."""
+    with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
+        verdict = json.load(f).get('verdict')
+    if not verdict:
+        return None
+    evidence = None
+    if verdict['source'] != 'detector':
+        evidence = EvidenceModel.load(_path(task, 'classifier', MODEL_DIR))
+    return ExportVerdict(verdict['source'], verdict['threshold'], evidence)
+
+
 def run_export(task):
-    """The detector as a static model carrying the operating threshold, its size and
-    its speed one image at a time (decoding + preprocessing + Paddle Inference with
-    oneDNN + decoding and NMS)."""
+    """The detector as a static model carrying the operating threshold and the
+    pipeline's image verdict (source and threshold; for a ``classifier`` or ``fusion``
+    verdict also the stage-1 classifier's backbone and arrays), its size and its speed one
+    image at a time (decoding + preprocessing + Paddle Inference with oneDNN + decoding
+    and NMS + the verdict)."""
     cfg = export_config(task)
-    model_dir = export(cfg, task['stage_dir'])
+    verdict = export_verdict(task)
+    model_dir = export(cfg, task['stage_dir'], verdict=verdict)
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
     size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])
-    result = {'model_dir': model_dir, 'model_size_mb': size_mb, 'images_per_second': ips}
+    result = {'model_dir': model_dir, 'model_size_mb': size_mb, 'images_per_second': ips,
+              'verdict_source': verdict.source if verdict else 'detector'}
     write_json_atomic(os.path.join(task['stage_dir'], METRICS), result)
     return result
 

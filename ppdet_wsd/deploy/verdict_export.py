@@ -1,0 +1,108 @@
+"""The image verdict an export carries: the source (detector, stage-1 classifier or their
+mean) and threshold the pipeline chose on val, and, when the source needs it, the stage-1
+patch-evidence classifier: its frozen backbone as a second static graph (``evidence.*``)
+and its small arrays (``evidence.npz``). The runtime applies it
+(:mod:`ppdet_wsd_runtime.verdict`, :mod:`ppdet_wsd_runtime.evidence`), so a deployed
+verdict equals the pipeline's.
+
+The normality bank (the heat maps' memory of good patches) is not exported: the verdict
+does not use it.
+"""
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import paddle
+from paddle.static import InputSpec
+
+from ppdet_wsd_runtime.model_dir import EVIDENCE, EVIDENCE_ARRAYS
+from ppdet_wsd_runtime.verdict import SOURCES
+
+from ..evidence.features import PATCH_CONTEXT, FeatureExtractor
+from ..evidence.geometry import PATCH_STRIDE, InputGeometry
+
+EVIDENCE_OUTPUTS = ['stride8', 'stride16', 'head']
+
+
+@dataclass
+class ExportVerdict:
+    """The verdict to export.
+
+    Attributes:
+        source (str): ``detector``, ``classifier`` or ``fusion``.
+        threshold (float): a class score reaching it makes the image defective.
+        evidence (EvidenceModel | None): the fitted stage-1 model (``classifier`` and
+            ``fusion`` need it).
+    """
+    source: str
+    threshold: float
+    evidence: object = None
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f'verdict source must be one of {SOURCES}, got {self.source!r}')
+        if self.source != 'detector' and self.evidence is None:
+            raise ValueError(f'a {self.source} verdict needs the stage-1 evidence model')
+
+
+class EvidenceGraph(paddle.nn.Layer):
+    """The stage-1 classifier's frozen backbone for export. Input ``image`` float32
+    ``[B, 3, H, W]`` (H, W multiples of 32, :class:`InputGeometry`); outputs the stride-8,
+    stride-16 and head maps (:data:`EVIDENCE_OUTPUTS`) over the whole input."""
+
+    def __init__(self, backbone):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, image):
+        return list(self.backbone(image))
+
+
+def evidence_arrays(model):
+    """The arrays of an ``EvidenceModel`` the verdict needs (``evidence.npz``)."""
+    probe = model.probe.state()
+    return {'mean': model.mean, 'std': model.std, 'mil_weight': model.mil.weight,
+            'mil_bias': model.mil.bias, 'probe_mean': probe['mean'],
+            'probe_scale': probe['scale'], 'probe_coef': probe['coef'],
+            'probe_intercept': probe['intercept']}
+
+
+def write_verdict(folder, verdict, classes, backbone=None):
+    """Write the verdict's files into ``folder`` and return ``infer_cfg.yml``'s ``verdict``
+    section (format in :mod:`ppdet_wsd_runtime.verdict`).
+
+    Args:
+        folder (str): the export folder being built.
+        verdict (ExportVerdict): what to export.
+        classes (list[str]): the detector's classes; the evidence model must have the same.
+        backbone (nn.Layer | None): the evidence backbone (returns the maps of
+            ``ppdet_wsd.evidence.features.RETURN_IDX``); None builds the ImageNet
+            EfficientNet-Lite0 the pipeline's features come from.
+    Returns:
+        dict: the section.
+    """
+    section = {'source': verdict.source, 'threshold': float(verdict.threshold),
+               'classes': list(classes)}
+    if verdict.source == 'detector':
+        return section
+    model = verdict.evidence
+    if list(model.classes) != list(classes):
+        raise ValueError(f'the stage-1 classifier\'s classes {model.classes} differ from the '
+                         f'detector\'s {list(classes)}')
+    geometry = InputGeometry(**model.geometry)
+    extractor = FeatureExtractor(geometry, backbone)
+    image = InputSpec(shape=[None, 3, None, None], dtype='float32', name='image')
+    static = paddle.jit.to_static(EvidenceGraph(extractor.backbone), input_spec=[image],
+                                  full_graph=True)
+    paddle.jit.save(static, os.path.join(folder, EVIDENCE))
+    with open(os.path.join(folder, EVIDENCE_ARRAYS), 'wb') as f:
+        np.savez(f, **evidence_arrays(model))
+    section['evidence'] = {
+        'outputs': list(EVIDENCE_OUTPUTS),
+        # InputGeometry.prepare's normalisation, FeatureExtractor's crops and float16 cache
+        'geometry': {'short_side': geometry.short_side, 'max_long_side': geometry.max_long_side,
+                     'border': geometry.border, 'pixel_mean': 127.0, 'pixel_scale': 128.0},
+        'top_fraction': float(model.mil.top_fraction), 'context': PATCH_CONTEXT,
+        'patch_stride': PATCH_STRIDE, 'head_stride': 4 * PATCH_STRIDE,
+        'descriptor_dtype': 'float16'}
+    return section

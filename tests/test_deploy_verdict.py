@@ -1,0 +1,284 @@
+"""The image verdict an export carries (``infer_cfg.yml: verdict``): the stage-1 classifier
+in the runtime (numpy / OpenCV around its exported backbone) equals the plugin's
+``EvidenceModel.image_scores``, and the runner judges every image by the exported source
+and threshold."""
+import glob
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from scipy.ndimage import uniform_filter
+
+from conftest import REPO_ROOT
+from deploy_fixture import (CLASSES, EVIDENCE_GEOMETRY, THRESHOLD, eager_detections,
+                            eager_evidence_scores, export_tiny, odd_images)
+from ppdet_wsd.deploy.onnx_export import export_onnx, onnx_unavailable_reason
+from ppdet_wsd.deploy.quantize import quantize_int8
+from ppdet_wsd.deploy.verdict_export import ExportVerdict
+from ppdet_wsd.evidence.features import patch_descriptors
+from ppdet_wsd.evidence.geometry import InputGeometry
+from ppdet_wsd_runtime import evidence as runtime_evidence
+from ppdet_wsd_runtime.model_dir import ModelFolderError
+from ppdet_wsd_runtime.predictor import ExportedDetector
+from ppdet_wsd_runtime.results import detector_class_scores
+from ppdet_wsd_runtime.runner import run_deploy
+from test_deploy_runtime import assert_runtime_only, imported_modules
+from tiny_models import tiny_detector
+
+ONNX_REASON = onnx_unavailable_reason()
+VERDICT_THRESHOLD = 0.4  # fusion: the untrained tiny detector scores ~0.01
+SCORE_TOLERANCE = 2e-5  # oneDNN's backbone vs the eager one, through the scores
+
+
+@pytest.fixture(scope='module')
+def images(tiny_dataset, tmp_path_factory):
+    """``(paths: 10 tiny-dataset images + 4 odd ones (sizes, grey, 16-bit, RGBA), a
+    folder with all of them)``."""
+    folder = tmp_path_factory.mktemp('verdict_images')
+    odd = odd_images(str(folder / 'odd'))
+    tiny = sorted(glob.glob(os.path.join(tiny_dataset, 'images', '*')))[::3]
+    for path in tiny:
+        os.symlink(path, folder / os.path.basename(path))
+    return tiny + odd, str(folder)
+
+
+@pytest.fixture(scope='module')
+def detector():
+    model = tiny_detector()
+    model.eval()
+    return model
+
+
+@pytest.fixture(scope='module')
+def fusion_export(detector, tiny_evidence, tmp_path_factory):
+    """The tiny detector exported with a fusion verdict of the tiny stage-1 model."""
+    return export_tiny(detector, str(tmp_path_factory.mktemp('fusion')), True,
+                       ExportVerdict('fusion', VERDICT_THRESHOLD, tiny_evidence))
+
+
+@pytest.fixture(scope='module')
+def eager(detector, tiny_evidence, images):
+    """The eager models' class scores of ``images``: ``{'detector', 'classifier'}``
+    float32 ``[N, C]`` each."""
+    paths = images[0]
+    return {'detector': np.stack([detector_class_scores(d, s)
+                                  for d, s in eager_detections(detector, paths)]),
+            'classifier': eager_evidence_scores(tiny_evidence, paths)}
+
+
+def test_the_runtime_patch_descriptors_are_scipys():
+    rng = np.random.RandomState(0)
+    for rows, cols in ((13, 17), (1, 5), (2, 2)):
+        fine = (5 * rng.randn(40, rows, cols)).astype(np.float32)
+        coarse = (5 * rng.randn(112, (rows + 1) // 2, (cols + 1) // 2)).astype(np.float32)
+        np.testing.assert_array_equal(runtime_evidence.patch_descriptors(fine, coarse),
+                                      patch_descriptors(fine, coarse))
+        for context in (1, 2, 4, 5):
+            np.testing.assert_array_equal(
+                runtime_evidence.patch_descriptors(fine, coarse, context),
+                patch_descriptors(fine, coarse, context))
+    x = rng.rand(6, 7, 3).astype(np.float32)
+    np.testing.assert_array_equal(
+        runtime_evidence.box_mean_nearest(runtime_evidence.box_mean_nearest(x, 3, 0), 3, 1),
+        uniform_filter(x, size=(3, 3, 1), mode='nearest'))
+
+
+@pytest.mark.parametrize('short_side, long_side', [(96, 160), (32, 64), (320, 1024)])
+def test_the_runtime_evidence_input_is_the_plugins(short_side, long_side):
+    """The same input array and crop for enlarged, shrunk, capped and very small images
+    (a border wider than the image: edge padding instead of reflection)."""
+    rng = np.random.RandomState(1)
+    mine = runtime_evidence.EvidenceGeometry(short_side, long_side)
+    theirs = InputGeometry(short_side, long_side)
+    for shape in ((64, 64), (30, 90), (70, 33), (500, 1250), (12, 20), (401, 300)):
+        rgb = rng.randint(0, 256, shape + (3,)).astype(np.uint8)
+        (x, hw), (x_ref, hw_ref) = mine.prepare(rgb), theirs.prepare(rgb)
+        assert hw == hw_ref and x.dtype == x_ref.dtype
+        np.testing.assert_array_equal(x, x_ref)
+        maps = rng.rand(4, x.shape[1] // 8, x.shape[2] // 8)
+        np.testing.assert_array_equal(mine.crop(maps, 8, hw), theirs.crop(maps, 8, hw))
+
+
+def test_exported_classifier_scores_equal_the_evidence_model(fusion_export, images, eager):
+    exported = ExportedDetector(fusion_export)
+    assert exported.verdict == {'source': 'fusion', 'threshold': VERDICT_THRESHOLD,
+                                'evidence': exported.verdict['evidence'], 'exported': True}
+    judged = exported.judge(images[0])
+    classifier = np.stack([j['classifier_scores'] for j in judged])
+    detector = np.stack([j['detector_scores'] for j in judged])
+    np.testing.assert_allclose(classifier, eager['classifier'], atol=SCORE_TOLERANCE, rtol=0)
+    np.testing.assert_allclose(detector, eager['detector'], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.stack([j['scores'] for j in judged]),
+                               0.5 * (detector + classifier), atol=1e-7, rtol=0)
+    assert 0.3 < classifier.max(axis=1).mean() < 0.9, 'scores of a fitted model, not constants'
+    files = os.listdir(fusion_export)
+    assert {'evidence.json', 'evidence.pdiparams', 'evidence.npz'} <= set(files)
+    assert exported.size_mb > exported.backend.size_mb + 12, 'the evidence backbone counts'
+
+
+def _expected_verdicts(scores, threshold):
+    defect = scores.max(axis=1)
+    assert np.all(np.abs(defect - threshold) > 1e-4), 'no score on the threshold'
+    return ['defective' if s >= threshold else 'good' for s in defect], defect
+
+
+def test_the_runner_judges_by_the_exported_fusion(fusion_export, images, eager, tmp_path):
+    paths, folder = images
+    document = run_deploy(fusion_export, folder, str(tmp_path / 'b3'), batch_size=3, draw=True)
+    assert document['verdict'] == {'source': 'fusion', 'threshold': VERDICT_THRESHOLD,
+                                   'exported': True}
+    assert document['operating_threshold'] == pytest.approx(THRESHOLD)
+    by_file = {os.path.realpath(r['file']): r for r in document['images']}
+    fusion = 0.5 * (eager['detector'] + eager['classifier'])
+    verdicts, defect = _expected_verdicts(fusion, VERDICT_THRESHOLD)
+    assert 'defective' in verdicts and 'good' in verdicts
+    for path, verdict, score, det, cls in zip(paths, verdicts, defect, eager['detector'],
+                                              eager['classifier']):
+        result = by_file[os.path.realpath(path)]
+        assert result['verdict'] == verdict and result['defect_score'] == pytest.approx(
+            score, abs=SCORE_TOLERANCE)
+        assert [result['source_scores']['classifier'][c] for c in CLASSES] == pytest.approx(
+            cls, abs=SCORE_TOLERANCE)
+        assert [result['source_scores']['detector'][c] for c in CLASSES] == pytest.approx(
+            det, abs=1e-5)
+        assert all(b['score'] >= THRESHOLD for b in result['boxes'])
+        assert os.path.isfile(result['picture'])
+    one = run_deploy(fusion_export, folder, str(tmp_path / 'b1'), batch_size=1)
+    for a, b in zip(one['images'], document['images'], strict=True):
+        assert a['verdict'] == b['verdict'] and a['scores'] == pytest.approx(b['scores'],
+                                                                             abs=1e-6)
+
+
+def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(fusion_export, images,
+                                                                   tmp_path):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
+                                                       os.environ.get('PYTHONPATH', '')]))
+    result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd_runtime',
+                             fusion_export, os.path.join(images[1], 'odd'), '--out',
+                             str(tmp_path)], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    imported = imported_modules(result.stderr)
+    assert 'ppdet_wsd_runtime.evidence' in imported
+    assert_runtime_only(imported)
+    assert not {m for m in imported if m.split('.')[0] in ('scipy', 'sklearn', 'faiss')}
+    assert f'(verdict: fusion at {VERDICT_THRESHOLD:.3f})' in result.stdout
+    document = json.loads((tmp_path / 'results.json').read_text())
+    assert len(document['images']) == 4 and document['verdict']['source'] == 'fusion'
+
+
+@pytest.mark.parametrize('source, threshold', [('classifier', 0.7), ('detector', 0.5)])
+def test_a_classifier_or_detector_verdict(source, threshold, detector, tiny_evidence, images,
+                                          eager, tmp_path):
+    """A classifier verdict judges on the stage-1 scores alone; a detector verdict carries
+    only its source and threshold (no evidence files) and judges like an export without a
+    verdict, at its own threshold."""
+    model_dir = export_tiny(detector, str(tmp_path), True,
+                            ExportVerdict(source, threshold, tiny_evidence))
+    with open(os.path.join(model_dir, 'infer_cfg.yml')) as f:
+        section = yaml.safe_load(f)['verdict']
+    assert section['source'] == source and section['classes'] == CLASSES
+    assert ('evidence' in section) == (source == 'classifier')
+    assert os.path.isfile(os.path.join(model_dir, 'evidence.npz')) == (source == 'classifier')
+    document = run_deploy(model_dir, images[1], str(tmp_path / 'out'), batch_size=4)
+    verdicts, defect = _expected_verdicts(eager[source], threshold)
+    by_file = {os.path.realpath(r['file']): r for r in document['images']}
+    for path, verdict, score in zip(images[0], verdicts, defect):
+        result = by_file[os.path.realpath(path)]
+        assert result['verdict'] == verdict
+        assert result['defect_score'] == pytest.approx(score, abs=SCORE_TOLERANCE)
+        assert ('source_scores' in result) == (source == 'classifier')
+
+
+def test_an_export_without_a_verdict_judges_by_the_detector(detector, images, eager, tmp_path):
+    model_dir = export_tiny(detector, str(tmp_path), True)
+    document = run_deploy(model_dir, images[1], str(tmp_path / 'out'))
+    assert document['verdict'] == {'source': 'detector', 'threshold': pytest.approx(THRESHOLD),
+                                   'exported': False}
+    verdicts, _ = _expected_verdicts(eager['detector'], THRESHOLD)
+    by_file = {os.path.realpath(r['file']): r['verdict'] for r in document['images']}
+    assert [by_file[os.path.realpath(p)] for p in images[0]] == verdicts
+
+
+@pytest.mark.skipif(ONNX_REASON is not None, reason=str(ONNX_REASON))
+def test_onnx_carries_the_evidence_backbone_in_float32(fusion_export, images, eager, tmp_path):
+    """``--onnx`` converts the evidence backbone too; with ``--int8`` only the detector is
+    quantised, so the classifier scores stay the eager model's."""
+    import shutil
+    model_dir = str(tmp_path / 'fusion')
+    shutil.copytree(fusion_export, model_dir)
+    export_onnx(model_dir)
+    quantize_int8(model_dir, images[0][:4])
+    assert {'evidence.onnx', 'model.onnx', 'model_int8.onnx'} <= set(os.listdir(model_dir))
+    for int8 in (False, True):
+        judged = ExportedDetector(model_dir, backend='onnx', int8=int8).judge(images[0])
+        np.testing.assert_allclose(np.stack([j['classifier_scores'] for j in judged]),
+                                   eager['classifier'], atol=SCORE_TOLERANCE, rtol=0)
+
+
+def _write_cfg(model_dir, change):
+    path = os.path.join(model_dir, 'infer_cfg.yml')
+    with open(path) as f:
+        cfg = yaml.safe_load(f)
+    change(cfg)
+    with open(path, 'w') as f:
+        yaml.safe_dump(cfg, f)
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda c: c['verdict'].update(source='vote'), 'verdict.source must be one of'),
+    (lambda c: c['verdict'].pop('threshold'), 'verdict.threshold must be a number'),
+    (lambda c: c['verdict'].update(classes=['a', 'b', 'c']), 'verdict.classes'),
+    (lambda c: c['verdict']['evidence'].pop('geometry'), 'needs verdict.evidence with geometry'),
+])
+def test_a_broken_verdict_section_is_a_clear_error(change, message, fusion_export, tmp_path):
+    import shutil
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(fusion_export, model_dir)
+    _write_cfg(model_dir, change)
+    with pytest.raises(ModelFolderError, match=message):
+        ExportedDetector(model_dir)
+
+
+def test_missing_evidence_files_are_clear_errors(fusion_export, tmp_path):
+    import shutil
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(fusion_export, model_dir)
+    os.remove(os.path.join(model_dir, 'evidence.npz'))
+    with pytest.raises(ModelFolderError, match='evidence.npz: not found'):
+        ExportedDetector(model_dir)
+    shutil.copy(os.path.join(fusion_export, 'evidence.npz'), model_dir)
+    os.remove(os.path.join(model_dir, 'evidence.pdiparams'))
+    with pytest.raises(ModelFolderError, match='evidence.pdiparams: not found'):
+        ExportedDetector(model_dir)
+
+
+def test_the_export_refuses_a_verdict_it_cannot_carry(detector, tiny_evidence, tmp_path):
+    with pytest.raises(ValueError, match='needs the stage-1 evidence model'):
+        ExportVerdict('fusion', 0.5)
+    with pytest.raises(ValueError, match='source must be one of'):
+        ExportVerdict('vote', 0.5)
+    from deploy_fixture import tiny_cfg
+    from ppdet_wsd.deploy.export import export_model
+    with pytest.raises(ValueError, match='classes .* differ'):
+        export_model(detector, tiny_cfg('detector'), ['a', 'b', 'c'], str(tmp_path), True,
+                     ExportVerdict('fusion', 0.5, tiny_evidence))
+    assert not os.listdir(tmp_path), 'nothing half-written'
+    with pytest.raises(ValueError, match='only a detector export'):
+        export_model(detector, tiny_cfg('classifier'), CLASSES, str(tmp_path), False,
+                     ExportVerdict('detector', 0.5))
+
+
+def test_the_evidence_geometry_of_the_export_is_the_models(fusion_export, tiny_evidence):
+    with open(os.path.join(fusion_export, 'infer_cfg.yml')) as f:
+        evidence = yaml.safe_load(f)['verdict']['evidence']
+    assert evidence['geometry'] == dict(vars(EVIDENCE_GEOMETRY), pixel_mean=127.0,
+                                        pixel_scale=128.0)
+    assert evidence['top_fraction'] == tiny_evidence.mil.top_fraction
+    with np.load(os.path.join(fusion_export, 'evidence.npz')) as arrays:
+        np.testing.assert_array_equal(arrays['mil_weight'], tiny_evidence.mil.weight)
+        np.testing.assert_array_equal(arrays['probe_coef'], tiny_evidence.probe.coef)
