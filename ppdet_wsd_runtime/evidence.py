@@ -1,98 +1,24 @@
 """The stage-1 patch-evidence classifier of an export (the pipeline's ``classifier`` verdict
 source), in numpy and OpenCV around its exported frozen backbone.
 
-Per image: the aspect-kept input (:class:`EvidenceGeometry`), the backbone graph
-(``evidence.*``: the stride-8, stride-16 and head maps), the stride-8 patch descriptors
-(:func:`patch_descriptors`) and the pooled head map, then the image probe and the top-k
-patch classifier (:class:`EvidenceScorer`); the image's class scores are their mean.
-
-Each step is the plugin's own definition written without scipy (tested equal):
-``ppdet_wsd.evidence.geometry.InputGeometry``, ``ppdet_wsd.evidence.features``
-(``FeatureExtractor``, ``patch_descriptors``), ``ppdet_wsd.evidence.model.EvidenceModel
-.image_scores``. The descriptors are rounded to float16, as the pipeline's feature cache
-stores them, so the scores are the ones the pipeline chose its verdict with.
+Per image: the aspect-kept input and the stride-8 patch descriptors
+(:mod:`.evidence_input`, the definition the plugin fits with), the backbone graph
+(``evidence.*``: the stride-8, stride-16 and head maps) and the pooled head map, then the
+image probe and the top-k patch classifier (:class:`EvidenceScorer`, tested equal to
+``ppdet_wsd.evidence.model.EvidenceModel.image_scores``); the image's class scores are
+their mean. The descriptors are rounded to float16, as the pipeline's feature cache stores
+them, so the scores are the ones the pipeline chose its verdict with.
 """
 import os
-from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from .backends import create_backend
+from .evidence_input import InputGeometry, patch_descriptors
 from .model_dir import EVIDENCE, EVIDENCE_ARRAYS, ModelFolderError
 
-COARSEST_STRIDE = 32
 ARRAY_KEYS = ('mean', 'std', 'mil_weight', 'mil_bias', 'probe_mean', 'probe_scale',
               'probe_coef', 'probe_intercept')
-
-
-@dataclass(frozen=True)
-class EvidenceGeometry:
-    """How an image enters the evidence backbone (``InputGeometry`` of the plugin): the
-    short side resized to ``short_side`` (the long side capped at ``max_long_side``), a
-    reflected border of ``border`` pixels, padding to a multiple of 32 at the bottom /
-    right, and pixels normalised as ``(x - pixel_mean) / pixel_scale``."""
-    short_side: int
-    max_long_side: int = 1024
-    border: int = 32
-    pixel_mean: float = 127.0
-    pixel_scale: float = 128.0
-
-    def resized_size(self, height, width):
-        """``(h, w)`` of an image of ``height x width`` pixels after the resize."""
-        scale = self.short_side / min(height, width)
-        scale = min(scale, self.max_long_side / max(height, width))
-        return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
-
-    def prepare(self, rgb):
-        """uint8 RGB ``[H, W, 3]`` -> (float32 ``[3, H', W']`` network input, the resized
-        image's ``(h, w)`` inside it after the border)."""
-        h, w = self.resized_size(*rgb.shape[:2])
-        x = cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA if h < rgb.shape[0]
-                       else cv2.INTER_LINEAR).astype(np.float32)
-        x = (x - np.float32(self.pixel_mean)) / np.float32(self.pixel_scale)
-        b = self.border
-        x = np.pad(x, ((b, b), (b, b), (0, 0)), mode='reflect' if min(h, w) > b else 'edge')
-        pad_h = -x.shape[0] % COARSEST_STRIDE
-        pad_w = -x.shape[1] % COARSEST_STRIDE
-        x = np.pad(x, ((0, pad_h), (0, pad_w), (0, 0)), mode='edge')
-        return np.ascontiguousarray(x.transpose(2, 0, 1)), (h, w)
-
-    def crop(self, feature, stride, resized_hw):
-        """The cells of a map ``[C, H/s, W/s]`` over the resized image:
-        ``[C, ceil(h/s), ceil(w/s)]``."""
-        offset = self.border // stride
-        rows, cols = -(-resized_hw[0] // stride), -(-resized_hw[1] // stride)
-        return feature[:, offset:offset + rows, offset:offset + cols]
-
-
-def box_mean_nearest(x, size, axis):
-    """The mean over ``size`` neighbours along ``axis``, edges repeated: scipy's
-    ``uniform_filter1d(x, size, axis, mode='nearest')`` of a float32 array (the window
-    ``-(size // 2) .. size - size // 2 - 1``, summed in float64, stored as float32)."""
-    n = x.shape[axis]
-    index = np.arange(n)
-    total = np.zeros(x.shape, np.float64)
-    for offset in range(-(size // 2), size - size // 2):
-        total += np.take(x, np.clip(index + offset, 0, n - 1), axis=axis)
-    return (total / size).astype(np.float32)
-
-
-def patch_descriptors(fine, coarse, context=3):
-    """Stride-8 patch descriptors of one input: the stride-8 map ``[C1, rows, cols]`` next
-    to the stride-16 map ``[C2, rows/2, cols/2]`` resized to it (bilinear), averaged over
-    ``context x context`` cells with the edge cells repeated.
-
-    Returns:
-        np.ndarray: float32 ``[rows, cols, C1 + C2]``.
-    """
-    rows, cols = fine.shape[1:]
-    up = cv2.resize(np.ascontiguousarray(coarse.transpose(1, 2, 0), np.float32), (cols, rows),
-                    interpolation=cv2.INTER_LINEAR).reshape(rows, cols, -1)
-    desc = np.concatenate([fine.transpose(1, 2, 0).astype(np.float32), up], axis=2)
-    if context > 1:
-        desc = box_mean_nearest(box_mean_nearest(desc, context, 0), context, 1)
-    return desc
 
 
 def sigmoid(x):
@@ -110,7 +36,7 @@ class EvidenceScorer:
         arrays (dict): ``mean`` / ``std`` (descriptor standardiser), ``mil_weight``
             ``[D, C]`` / ``mil_bias`` ``[C]``, ``probe_mean`` / ``probe_scale`` ``[F]``,
             ``probe_coef`` ``[C, F]`` / ``probe_intercept`` ``[C]``.
-        geometry (EvidenceGeometry): the input plan (for the crop).
+        geometry (InputGeometry): the input plan (for the crop).
         top_fraction (float): share of an image's patches pooled by the patch classifier.
         context (int): neighbourhood averaged into a descriptor.
         patch_stride, head_stride (int): the strides of the patch grid and the head map.
@@ -200,7 +126,7 @@ class ExportedEvidence:
 
     def __init__(self, model_dir, section, backend='paddle', threads=None):
         self.section = section
-        self.geometry = EvidenceGeometry(**section['geometry'])
+        self.geometry = InputGeometry(**section['geometry'])
         self.scorer = EvidenceScorer(read_arrays(model_dir), self.geometry,
                                      section['top_fraction'], section['context'],
                                      section['patch_stride'], section['head_stride'],

@@ -19,8 +19,7 @@ The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it:
       classes: [...]            # the order of the class scores (the detector's)
       evidence:                 # classifier / fusion only: evidence.* and evidence.npz
         outputs: [stride8, stride16, head]
-        geometry: {short_side: 320, max_long_side: 1024, border: 32, pixel_mean: 127.0,
-                   pixel_scale: 128.0}
+        geometry: {short_side: 320, max_long_side: 1024, border: 32}  # evidence_input.py
         top_fraction: 0.01
         context: 3
         patch_stride: 8

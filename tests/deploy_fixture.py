@@ -10,10 +10,11 @@ from ppdet.core.workspace import AttrDict
 from ppdet.data.reader import Compose
 
 from conftest import write_image
+from ppdet_wsd_runtime.evidence_input import InputGeometry
+
 from ppdet_wsd.deploy.export import export_model
 from ppdet_wsd.engine.detect import detect_records
 from ppdet_wsd.evidence.features import FeatureExtractor
-from ppdet_wsd.evidence.geometry import InputGeometry
 
 CANVAS = [48, 64]   # H, W: not square, so the letterbox pads
 CLASSES = ['crack', 'scratch', 'spot']

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from ppdet_wsd.evidence.calibration import fit_levels
-from ppdet_wsd.evidence.features import ImageFeatures, patch_descriptors
+from ppdet_wsd.evidence.features import ImageFeatures
 from ppdet_wsd.evidence.fit import calibrate
-from ppdet_wsd.evidence.geometry import InputGeometry, choose_short_side
+from ppdet_wsd.evidence.geometry import choose_short_side
 from ppdet_wsd.evidence.image_probe import ImageProbe
 from ppdet_wsd.evidence.model import EvidenceModel
 from ppdet_wsd.evidence.normality import NormalityBank
 from ppdet_wsd.evidence.patch_mil import PatchMIL, top_k_count
+from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd.evidence.settings import PatchEvidence
 from ppdet_wsd.evidence.store import FeatureStore
 from ppdet_wsd.pseudo.regions import region_boxes

@@ -17,7 +17,8 @@ LAYERS = (
     ('benchmarks',),                            # measured runs of the same functions
     ('pipeline',),                              # the one-command pipeline
     ('review', 'engine'),                       # the human review; ppdet commands and loops
-    ('evidence', 'visualization', 'deploy'),    # stages 1-2; pictures and pages; export
+    ('deploy',),                                # export (with the stage-1 verdict model)
+    ('evidence', 'visualization'),              # stages 1-2; pictures and pages
     ('pseudo', 'cam'),                          # maps -> boxes; class maps
     ('metrics', 'modeling', 'backbones'),       # measuring; the networks
     ('data',),                                  # labels, datasets, ground truth

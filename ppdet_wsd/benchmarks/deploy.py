@@ -21,6 +21,7 @@ import numpy as np
 from ppdet.data.reader import Compose
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.evidence_input import InputGeometry
 from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.predictor import ExportedDetector
 from ppdet_wsd_runtime.results import detector_class_scores
@@ -33,7 +34,6 @@ from ..engine.batches import image_batches
 from ..engine.commands import dataset_split, export, trained_model
 from ..engine.detect import detect_samples
 from ..evidence.features import FeatureExtractor
-from ..evidence.geometry import InputGeometry
 from ..metrics import verdict_rates
 from ..metrics.detection_metric import detection_report
 from ..pipeline.stages import export_config, export_verdict

@@ -10,11 +10,11 @@ import json
 import os
 import time
 
+from ppdet_wsd_runtime.evidence_input import InputGeometry
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import calibrate
-from ..evidence.geometry import InputGeometry
 from ..evidence.model import ANY_CLASS
 from ..pipeline.box_truth import dataset_box_mode
 from ..pipeline.evidence_stages import fit_model, load_dataset, measure_test, split_items

@@ -15,11 +15,12 @@ import numpy as np
 import paddle
 from paddle.static import InputSpec
 
+from ppdet_wsd_runtime.evidence_input import InputGeometry
 from ppdet_wsd_runtime.model_dir import EVIDENCE, EVIDENCE_ARRAYS
 from ppdet_wsd_runtime.verdict import SOURCES
 
 from ..evidence.features import PATCH_CONTEXT, FeatureExtractor
-from ..evidence.geometry import PATCH_STRIDE, InputGeometry
+from ..evidence.geometry import PATCH_STRIDE
 
 EVIDENCE_OUTPUTS = ['stride8', 'stride16', 'head']
 
@@ -99,9 +100,8 @@ def write_verdict(folder, verdict, classes, backbone=None):
         np.savez(f, **evidence_arrays(model))
     section['evidence'] = {
         'outputs': list(EVIDENCE_OUTPUTS),
-        # InputGeometry.prepare's normalisation, FeatureExtractor's crops and float16 cache
-        'geometry': {'short_side': geometry.short_side, 'max_long_side': geometry.max_long_side,
-                     'border': geometry.border, 'pixel_mean': 127.0, 'pixel_scale': 128.0},
+        # InputGeometry (shared with the runtime), FeatureExtractor's crops, float16 cache
+        'geometry': dict(vars(geometry)),
         'top_fraction': float(model.mil.top_fraction), 'context': PATCH_CONTEXT,
         'patch_stride': PATCH_STRIDE, 'head_stride': 4 * PATCH_STRIDE,
         'descriptor_dtype': 'float16'}

@@ -9,9 +9,9 @@ Per image two things are kept (:class:`ImageFeatures`):
 """
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-from scipy.ndimage import uniform_filter
+
+from ppdet_wsd_runtime.evidence_input import patch_descriptors
 
 from .geometry import PATCH_STRIDE
 
@@ -33,26 +33,6 @@ class ImageFeatures:
     patches: np.ndarray
     pooled: np.ndarray
     image_hw: tuple
-
-
-def patch_descriptors(fine, coarse, context=PATCH_CONTEXT):
-    """Stride-8 patch descriptors from a stride-8 and a stride-16 map of one input
-    (the stride-16 map is upsampled 2x, so cell centres stay aligned).
-
-    Args:
-        fine (np.ndarray): float ``[C1, rows, cols]`` (stride 8).
-        coarse (np.ndarray): float ``[C2, rows2, cols2]`` (stride 16).
-        context (int): side of the neighbourhood averaged around each cell (1: none).
-    Returns:
-        np.ndarray: float32 ``[rows, cols, C1 + C2]``.
-    """
-    rows, cols = fine.shape[1:]
-    up = cv2.resize(np.ascontiguousarray(coarse.transpose(1, 2, 0), np.float32), (cols, rows),
-                    interpolation=cv2.INTER_LINEAR).reshape(rows, cols, -1)
-    desc = np.concatenate([fine.transpose(1, 2, 0).astype(np.float32), up], axis=2)
-    if context > 1:
-        desc = uniform_filter(desc, size=(context, context, 1), mode='nearest')
-    return desc
 
 
 class FeatureExtractor:
@@ -79,7 +59,8 @@ class FeatureExtractor:
         with paddle.no_grad():
             fine, coarse, head = (f[0].numpy() for f in self.backbone(paddle.to_tensor(x[None])))
         crop = self.geometry.crop
-        patches = crop(patch_descriptors(fine, coarse).transpose(2, 0, 1), PATCH_STRIDE, resized)
+        patches = crop(patch_descriptors(fine, coarse, PATCH_CONTEXT).transpose(2, 0, 1),
+                       PATCH_STRIDE, resized)
         head = crop(head, 4 * PATCH_STRIDE, resized)
         return ImageFeatures(patches=patches.transpose(1, 2, 0).astype(np.float16),
                              pooled=head.reshape(head.shape[0], -1).mean(axis=1).astype(np.float32),

@@ -18,11 +18,12 @@ import numpy as np
 from scipy.special import expit
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.evidence_input import InputGeometry
 
 from ..pseudo.regions import region_boxes
 from .calibration import ClassLevels
 from .features import PATCH_CONTEXT
-from .geometry import PATCH_STRIDE, InputGeometry, map_to_image
+from .geometry import PATCH_STRIDE, map_to_image
 from .image_probe import ImageProbe
 from .normality import NormalityBank
 from .patch_mil import PatchMIL

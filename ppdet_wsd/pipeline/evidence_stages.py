@@ -15,6 +15,7 @@ import numpy as np
 from ppdet.core.workspace import create, load_config, merge_config
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.evidence_input import InputGeometry
 from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
@@ -23,7 +24,7 @@ from ..data.labels import discover_classes, load_labeled_images
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import fit_evidence
-from ..evidence.geometry import InputGeometry, choose_short_side
+from ..evidence.geometry import choose_short_side
 from ..evidence.model import EvidenceModel
 from ..evidence.run import evidence_results
 from ..evidence.settings import BOX_KEYS, check_patch_evidence
