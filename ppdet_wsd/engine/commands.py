@@ -211,14 +211,19 @@ def pseudo_options(cfg):
     return dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
 
 
-def apply_few_boxes(generator, model, cfg, classes, options):
-    """The explicit few-boxes mode (``PseudoBoxes.few_boxes: N > 0``): switch
-    ``generator`` to per-class thresholds chosen on at most N boxed **val** images per
-    class (:mod:`ppdet_wsd.pseudo.few_boxes`). Returns how many boxed images were used
-    (0 when the mode is off: then no ground truth is read)."""
+def pseudo_box_generator(model, cfg, classes, options):
+    """The config's ``CAMPseudoBoxGenerator`` for ``model``; in the explicit few-boxes mode
+    (``PseudoBoxes.few_boxes: N > 0``) switched to per-class thresholds chosen on at most N
+    boxed **val** images per class (:mod:`ppdet_wsd.pseudo.few_boxes`).
+
+    Returns:
+        tuple: ``(generator, used)``, ``used`` the number of boxed images the thresholds
+        were chosen on (0 when the mode is off: then no ground truth is read).
+    """
+    generator = create('CAMPseudoBoxGenerator')
     per_class = int(options['few_boxes'] or 0)
     if per_class <= 0:
-        return 0
+        return generator, 0
     val = dataset_split('val')
     records = attach_truth(val.roidbs, val.dataset_dir, val.image_root)
     cam_method = build_cam(options['method'], model, target_layer=options['target_layer'],
@@ -229,7 +234,7 @@ def apply_few_boxes(generator, model, cfg, classes, options):
     generator.threshold_mode, generator.class_thresholds = 'per_class', thresholds
     logger.info(f'few-boxes mode: thresholds {thresholds} chosen on {used} boxed val images '
                 f'(at most {per_class} per class)')
-    return used
+    return generator, used
 
 
 def pseudo_boxes(cfg, output_dir=None):
@@ -247,8 +252,7 @@ def pseudo_boxes(cfg, output_dir=None):
     """
     options = pseudo_options(cfg)
     model, classes = trained_model(cfg)
-    generator = create('CAMPseudoBoxGenerator')
-    used = apply_few_boxes(generator, model, cfg, classes, options)
+    generator, used = pseudo_box_generator(model, cfg, classes, options)
     dataset = dataset_split(options['split'])
     output_dir = output_dir or os.path.join(cfg.save_dir, cfg.filename,
                                             f'pseudo_{options["split"] or "all"}')
