@@ -18,7 +18,9 @@ from ..metrics import operating_threshold
 from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
+from ..pseudo.settings import PseudoBoxes
 from ..utils.dist import is_main_process
+from ..utils.settings import section
 from .config import resolve_classes
 from .detect import detect_images
 from .infer import classify_images, list_images
@@ -201,14 +203,11 @@ def dataset_split(split):
     return dataset
 
 
-PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
-                   'scales': [1.0], 'use_image_labels': True, 'class_threshold': 0.5,
-                   'num_review': 48, 'few_boxes': 0, 'chunk_size': 64}
-
-
 def pseudo_options(cfg):
-    """The ``PseudoBoxes`` config section with defaults filled in."""
-    return dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
+    """The ``PseudoBoxes`` config section as a dict, the defaults of
+    :class:`~ppdet_wsd.pseudo.settings.PseudoBoxes` for what it leaves out (a misspelt key
+    is an error naming it)."""
+    return vars(section(PseudoBoxes, cfg))
 
 
 def pseudo_box_generator(model, cfg, classes, options):
@@ -242,13 +241,9 @@ def pseudo_boxes(cfg, output_dir=None):
     evaluation dataset's folder; returns the path of ``pseudo_boxes.json`` (None in the
     helper processes of a multi-process run, see :func:`generate_pseudo_boxes`).
 
-    ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
-    for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
-    ``flips``, ``scales``, ``use_image_labels``, ``class_threshold`` (the classifier's
-    class decision when image labels are not used), ``num_review``, ``few_boxes`` (N boxed
-    val images per class for per-class thresholds; 0 = off), ``chunk_size`` (images per
-    resumable part, the unit a multi-process run shares out); the box rules are the
-    ``CAMPseudoBoxGenerator`` section.
+    ``PseudoBoxes`` in the config (:class:`~ppdet_wsd.pseudo.settings.PseudoBoxes`, all
+    optional) chooses the split, the CAM method, the review size, the few-boxes mode and
+    the resumable parts; the box rules are the ``CAMPseudoBoxGenerator`` section.
     """
     options = pseudo_options(cfg)
     model, classes = trained_model(cfg)
