@@ -31,7 +31,7 @@ from skimage.draw import polygon as fill_polygon
 
 from ppdet_wsd_runtime.atomic import write_bytes_atomic, write_json_atomic
 
-from .labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS
+from ..data.labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS
 DEFAULT_NUM_PER_CLASS = {'good': 40, 'scratch': 20, 'spot': 20, 'crack': 20}
 REFERENCE_SIDE = 128.0  # defect sizes below are in pixels of a 128 px image
 MIN_SIDE = 32
@@ -540,7 +540,7 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
     if overwrite:
         _remove_stale(images_dir, set(files))
         _remove_stale(masks_dir, set(files))
-    coco = {'info': {'description': f'synthetic defects (ppdet_wsd.data.synthetic, seed={seed})'},
+    coco = {'info': {'description': f'synthetic defects (ppdet_wsd.demo.synthetic, seed={seed})'},
             'images': coco_images, 'annotations': coco_annotations,
             'categories': [{'id': category_ids[n], 'name': n, 'supercategory': 'defect'}
                            for n in categories]}
