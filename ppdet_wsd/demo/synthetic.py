@@ -17,8 +17,9 @@ illumination ramp) plus 1..``max_instances`` instances of each of its defect cla
 * ``stain``: a large, faint, irregular region with soft edges (not in the default set).
 
 Everything is drawn from ``numpy.random.SeedSequence(seed)``: the same arguments give
-byte-identical files. This module imports only numpy, OpenCV, scikit-image, the standard
-library and the runtime's atomic writes, so tests and tools can use it without paddle.
+byte-identical files. This module itself uses only numpy, OpenCV, scikit-image, the
+standard library, the label constants of :mod:`ppdet_wsd.data.labels` and the runtime's
+atomic writes (importing it still imports the plugin, and with it paddle).
 """
 import csv
 import io
