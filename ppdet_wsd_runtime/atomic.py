@@ -34,14 +34,18 @@ def move_files_into(src_dir, dst_dir, last=None):
         os.replace(os.path.join(src_dir, name), os.path.join(dst_dir, name))
 
 
-def _write_atomic(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``."""
+@contextlib.contextmanager
+def atomic_file(path):
+    """Yield a temporary path beside ``path`` to write; on success it is renamed to ``path``
+    as an ordinary ``0644`` file (``mkstemp`` creates ``0600``), on error it is deleted and
+    ``path`` is untouched."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            write(f)
+        yield tmp
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -49,11 +53,24 @@ def _write_atomic(path, write):
         raise
 
 
+def write_atomic(path, write, binary=False):
+    """Call ``write(file)`` on a temporary file beside ``path`` (UTF-8 text, or bytes when
+    ``binary``), then rename it to ``path`` (:func:`atomic_file`)."""
+    with atomic_file(path) as tmp:
+        with open(tmp, 'wb') if binary else open(tmp, 'w', encoding='utf-8') as f:
+            write(f)
+
+
 def write_json_atomic(path, obj):
     """Dump ``obj`` as indented JSON to ``path`` via a temporary file and a rename."""
-    _write_atomic(path, lambda f: json.dump(obj, f, indent=1))
+    write_atomic(path, lambda f: json.dump(obj, f, indent=1))
 
 
 def write_text_atomic(path, text):
     """Write ``text`` to ``path`` via a temporary file and a rename."""
-    _write_atomic(path, lambda f: f.write(text))
+    write_atomic(path, lambda f: f.write(text))
+
+
+def write_bytes_atomic(path, data):
+    """Write ``data`` (bytes) to ``path`` via a temporary file and a rename."""
+    write_atomic(path, lambda f: f.write(data), binary=True)

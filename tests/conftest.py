@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ppdet_wsd  # noqa: F401  (registers the plugin before any config is read)
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

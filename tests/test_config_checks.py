@@ -5,6 +5,8 @@ import os
 import pytest
 
 from conftest import REPO_ROOT
+from ppdet_wsd.engine.commands import pseudo_options
+from ppdet_wsd.engine.refinement import refinement_options
 from ppdet_wsd.evidence.settings import check_patch_evidence
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config
 from tool_runner import _run
@@ -52,6 +54,20 @@ def test_good_settings_pass_and_whole_numbers_may_stand_for_floats():
     check_patch_evidence({'short_side': 384})
     with pytest.raises(ValueError, match=r'PatchEvidence.tighten_boxes: expected bool'):
         check_patch_evidence({'tighten_boxes': 1})
+
+
+def test_the_pseudo_box_and_refinement_sections_fill_defaults_and_name_a_misspelt_key():
+    options = pseudo_options({'PseudoBoxes': {'split': None, 'scales': [1.0, 1.25]}})
+    assert options['split'] is None and options['scales'] == [1.0, 1.25]
+    assert options['method'] == 'cam' and options['few_boxes'] == 0 and options['chunk_size'] == 64
+    assert pseudo_options({})['scales'] == [1.0]
+    with pytest.raises(ValueError, match=r'PseudoBoxes.methd: not a setting here; did you mean '
+                                         r'"method"\?'):
+        pseudo_options({'PseudoBoxes': {'methd': 'gradcam'}})
+    assert refinement_options({})['enable'] is False
+    with pytest.raises(ValueError, match=r'Refinement.min_scor: not a setting here; did you '
+                                         r'mean "min_score"\?'):
+        refinement_options({'Refinement': {'enable': True, 'min_scor': 0.1}})
 
 
 def test_the_pipeline_tool_reports_a_config_error_in_one_line(tiny_dataset, tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 from ppdet_wsd.pipeline.runner import PipelineError, profile_dataset
 from ppdet_wsd.pipeline.spec import load_pipeline_config
 from test_pipeline_run import tiny_pipeline

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ppdet_wsd.data.ground_truth import GroundTruthImage
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 from ppdet_wsd.engine import checkpointer as checkpointer_module
 from ppdet_wsd.engine.checkpointer import WSDCheckpointer
 from ppdet_wsd.metrics import image_level_report, operating_threshold, selection_score

@@ -4,7 +4,7 @@ the bounds sit below them with a margin that float noise stays within and a real
 regression does not (boxes no longer tightened: pseudo mAP 0.30, CorLoc 0.50)."""
 import pytest
 
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 from ppdet_wsd.evidence.settings import PatchEvidence
 from ppdet_wsd.metrics.box_mode import CLASS_AWARE
 from ppdet_wsd.pipeline.evidence_stages import fit_model, measure_test

@@ -14,7 +14,7 @@ PACKAGE = 'ppdet_wsd'
 # Top to bottom. A package imports only packages of lower layers; the packages of one layer
 # do not import each other. tools/ sits above them all (nothing imports it).
 LAYERS = (
-    ('benchmarks',),                            # measured runs of the same functions
+    ('benchmarks', 'demo'),                     # measured runs of the same functions; demo data
     ('pipeline',),                              # the one-command pipeline
     ('review', 'engine'),                       # the human review; ppdet commands and loops
     ('deploy',),                                # export (with the stage-1 verdict model)

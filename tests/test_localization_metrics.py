@@ -8,7 +8,7 @@ from sklearn.metrics import average_precision_score
 
 from ppdet_wsd.data.ground_truth import GroundTruthImage, load_ground_truth
 from ppdet_wsd.data.labels import DatasetError
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 from ppdet_wsd.metrics.localization import (box_acc_at, box_acc_table, box_iou, coco_box_map,
                                             corloc, max_box_acc_v2, pxap)
 

@@ -21,8 +21,9 @@ from ppdet_wsd.data.box_dataset import BoxLabelDataSet
 from ppdet_wsd.engine import checkpointer as checkpointer_module
 from ppdet_wsd.engine.checkpointer import WSDCheckpointer
 from ppdet_wsd.engine.epoch_start import EpochLoader, EpochStart, epoch_seed
-from ppdet_wsd.engine.refinement import EMATeacher, OnlineRefinement, REFINEMENT_DEFAULTS
+from ppdet_wsd.engine.refinement import EMATeacher, OnlineRefinement
 from ppdet_wsd.engine.train_state import load_state
+from ppdet_wsd.pseudo.settings import Refinement
 from ppdet_wsd_runtime import atomic
 from tiny_models import tiny_detector
 from tool_runner import run_tool
@@ -207,7 +208,7 @@ def _refinement(tmp_path, records, resume_state):
     trainer = SimpleNamespace(cfg=cfg, model=tiny_detector(),
                               dataset=SimpleNamespace(roidbs=records),
                               resume_state=resume_state)
-    callback = OnlineRefinement(trainer, dict(REFINEMENT_DEFAULTS, enable=True))
+    callback = OnlineRefinement(trainer, vars(Refinement(enable=True)))
     callback.on_train_begin({})
     return callback
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTS = {'good': 8, 'scratch': 6, 'spot': 6, 'crack': 6}

@@ -5,11 +5,9 @@ import _bootstrap  # noqa: F401  (must come first)
 
 import os
 
-from ppdet.core.workspace import create
-
 import ppdet_wsd  # noqa: F401
 from ppdet_wsd.benchmarks.pseudo_boxes import benchmark_pseudo_boxes, render_section
-from ppdet_wsd.engine.commands import (apply_few_boxes, dataset_split, pseudo_options,
+from ppdet_wsd.engine.commands import (dataset_split, pseudo_box_generator, pseudo_options,
                                        trained_model)
 from ppdet_wsd.engine.config import load_run_config, make_parser
 
@@ -37,8 +35,7 @@ def main():
     flags = parser.parse_args()
     cfg = load_run_config(flags)
     model, classes = trained_model(cfg)
-    generator = create('CAMPseudoBoxGenerator')
-    used = apply_few_boxes(generator, model, cfg, classes, pseudo_options(cfg))
+    generator, used = pseudo_box_generator(model, cfg, classes, pseudo_options(cfg))
     dataset = dataset_split(flags.split)
     results_dir = os.path.join(flags.results_dir, os.path.basename(dataset.dataset_dir.rstrip('/')))
     benchmark_pseudo_boxes(model, cfg, dataset, classes, generator, flags.methods, flags.label,

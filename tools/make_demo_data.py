@@ -1,4 +1,4 @@
-"""Write a synthetic defect dataset in the standard layout (see ppdet_wsd/data/synthetic.py).
+"""Write a synthetic defect dataset in the standard layout (see ppdet_wsd/demo/synthetic.py).
 
 Example:
     python tools/make_demo_data.py --output demo_data/synthetic --per-class 20 --good 40
@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from ppdet_wsd.data.synthetic import make_defect_dataset
+from ppdet_wsd.demo.synthetic import make_defect_dataset
 
 
 def parse_size(text):

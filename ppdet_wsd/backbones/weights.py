@@ -10,11 +10,12 @@ checked name by name and shape by shape against a freshly built model, and saved
 import importlib
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import paddle
+
+from ppdet_wsd_runtime.atomic import atomic_file
 
 from ppdet_wsd.backbones.efficientnet_lite import HEAD_INDEX, EfficientNetLite, stage_specs
 from ppdet_wsd.backbones.torch_pickle import load_torch_state_dict
@@ -122,18 +123,10 @@ def check_state_dict(state, expected, source):
 
 
 def _atomic_save(state, output):
-    """paddle.save to a temp file next to ``output``, then rename: ``output`` is never partial."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f'.{output.name}.', suffix='.tmp')
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache is an ordinary shared file
+    """paddle.save to a temp file next to ``output``, then rename
+    (:func:`ppdet_wsd_runtime.atomic.atomic_file`): ``output`` is never partial."""
+    with atomic_file(output) as tmp:
         paddle.save(state, tmp)
-        os.replace(tmp, output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def convert_checkpoint(variant='lite0', output=None):

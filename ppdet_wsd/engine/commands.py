@@ -18,7 +18,9 @@ from ..metrics import operating_threshold
 from ..metrics.box_mode import CLASS_AWARE
 from ..modeling.retinanet_mil import RetinaNetMIL
 from ..pseudo.few_boxes import attach_truth, choose_class_thresholds
+from ..pseudo.settings import PseudoBoxes
 from ..utils.dist import is_main_process
+from ..utils.settings import section
 from .config import resolve_classes
 from .detect import detect_images
 from .infer import classify_images, list_images
@@ -204,24 +206,26 @@ def dataset_split(split):
     return dataset
 
 
-PSEUDO_DEFAULTS = {'split': 'train', 'method': 'cam', 'target_layer': None, 'flips': False,
-                   'scales': [1.0], 'use_image_labels': True, 'class_threshold': 0.5,
-                   'num_review': 48, 'few_boxes': 0, 'chunk_size': 64}
-
-
 def pseudo_options(cfg):
-    """The ``PseudoBoxes`` config section with defaults filled in."""
-    return dict(PSEUDO_DEFAULTS, **(cfg.get('PseudoBoxes') or {}))
+    """The ``PseudoBoxes`` config section as a dict, the defaults of
+    :class:`~ppdet_wsd.pseudo.settings.PseudoBoxes` for what it leaves out (a misspelt key
+    is an error naming it)."""
+    return vars(section(PseudoBoxes, cfg))
 
 
-def apply_few_boxes(generator, model, cfg, classes, options):
-    """The explicit few-boxes mode (``PseudoBoxes.few_boxes: N > 0``): switch
-    ``generator`` to per-class thresholds chosen on at most N boxed **val** images per
-    class (:mod:`ppdet_wsd.pseudo.few_boxes`). Returns how many boxed images were used
-    (0 when the mode is off: then no ground truth is read)."""
+def pseudo_box_generator(model, cfg, classes, options):
+    """The config's ``CAMPseudoBoxGenerator`` for ``model``; in the explicit few-boxes mode
+    (``PseudoBoxes.few_boxes: N > 0``) switched to per-class thresholds chosen on at most N
+    boxed **val** images per class (:mod:`ppdet_wsd.pseudo.few_boxes`).
+
+    Returns:
+        tuple: ``(generator, used)``, ``used`` the number of boxed images the thresholds
+        were chosen on (0 when the mode is off: then no ground truth is read).
+    """
+    generator = create('CAMPseudoBoxGenerator')
     per_class = int(options['few_boxes'] or 0)
     if per_class <= 0:
-        return 0
+        return generator, 0
     val = dataset_split('val')
     records = attach_truth(val.roidbs, val.dataset_dir, val.image_root)
     cam_method = build_cam(options['method'], model, target_layer=options['target_layer'],
@@ -232,7 +236,7 @@ def apply_few_boxes(generator, model, cfg, classes, options):
     generator.threshold_mode, generator.class_thresholds = 'per_class', thresholds
     logger.info(f'few-boxes mode: thresholds {thresholds} chosen on {used} boxed val images '
                 f'(at most {per_class} per class)')
-    return used
+    return generator, used
 
 
 def pseudo_boxes(cfg, output_dir=None):
@@ -240,18 +244,13 @@ def pseudo_boxes(cfg, output_dir=None):
     evaluation dataset's folder; returns the path of ``pseudo_boxes.json`` (None in the
     helper processes of a multi-process run, see :func:`generate_pseudo_boxes`).
 
-    ``PseudoBoxes`` in the config (all optional): ``split`` (train / val / test / null
-    for all), ``method`` (cam, gradcam, gradcam++, layercam), ``target_layer``,
-    ``flips``, ``scales``, ``use_image_labels``, ``class_threshold`` (the classifier's
-    class decision when image labels are not used), ``num_review``, ``few_boxes`` (N boxed
-    val images per class for per-class thresholds; 0 = off), ``chunk_size`` (images per
-    resumable part, the unit a multi-process run shares out); the box rules are the
-    ``CAMPseudoBoxGenerator`` section.
+    ``PseudoBoxes`` in the config (:class:`~ppdet_wsd.pseudo.settings.PseudoBoxes`, all
+    optional) chooses the split, the CAM method, the review size, the few-boxes mode and
+    the resumable parts; the box rules are the ``CAMPseudoBoxGenerator`` section.
     """
     options = pseudo_options(cfg)
     model, classes = trained_model(cfg)
-    generator = create('CAMPseudoBoxGenerator')
-    used = apply_few_boxes(generator, model, cfg, classes, options)
+    generator, used = pseudo_box_generator(model, cfg, classes, options)
     dataset = dataset_split(options['split'])
     output_dir = output_dir or os.path.join(cfg.save_dir, cfg.filename,
                                             f'pseudo_{options["split"] or "all"}')

@@ -4,12 +4,14 @@ import os
 import sys
 
 import paddle
-from ppdet.core.workspace import create, load_config, merge_config
+import yaml
+from ppdet.core.workspace import create, merge_config
 from ppdet.utils.cli import ArgsParser, merge_args
 
 from ppdet_wsd_runtime.image_io import ImageReadError
 
 from ..data.labels import DatasetError
+from ..utils.config_files import read_with_bases
 
 DEVICE_FLAGS = ('use_gpu', 'use_npu', 'use_xpu', 'use_mlu')
 
@@ -35,6 +37,33 @@ def make_parser(description):
     parser = ArgsParser()
     parser.description = description
     return parser
+
+
+def _read_one_file(path):
+    """One ppdet-style config file's keys as written, read with ppdet's YAML loader (its
+    tags, e.g. ``!CosineDecay``, build objects)."""
+    with open(path, encoding='utf-8') as f:
+        return yaml.load(f, Loader=yaml.Loader) or {}
+
+
+def read_config(path):
+    """A ppdet-style config with its ``_BASE_`` files merged in
+    (:func:`ppdet_wsd.utils.config_files.read_with_bases`), as a dict; ppdet's global
+    config is left alone."""
+    return read_with_bases(path, _read_one_file)
+
+
+def load_config(path):
+    """What ppdet's ``load_config`` does, with the plugin's ``_BASE_`` resolver: the config
+    (:func:`read_config`, ``filename`` its file name without the extension) merged into
+    ppdet's global config.
+
+    Returns:
+        ppdet AttrDict: the global config.
+    """
+    cfg = read_config(path)
+    cfg['filename'] = os.path.splitext(os.path.basename(path))[0]
+    return merge_config(cfg)
 
 
 def load_run_config(flags):

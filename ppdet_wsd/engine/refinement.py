@@ -11,23 +11,20 @@ from ppdet.utils.logger import setup_logger
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
 from ..pseudo.refine import MiningRule
+from ..pseudo.settings import Refinement
 from ..utils.dist import is_main_process
+from ..utils.settings import section
 from .detect import detect_records
 
 logger = setup_logger(__name__)
 REFINED_FILE = 'refined_boxes.json'
-REFINEMENT_DEFAULTS = {'enable': False, 'start_epoch': 4, 'interval': 2, 'ema_decay': 0.99,
-                       'top_p': 0.15, 'nms_iou': 0.2, 'min_score': 0.05, 'max_per_class': 10}
 
 
 def refinement_options(cfg):
-    """The ``Refinement`` config section with defaults filled in (unknown keys are an error)."""
-    given = dict(cfg.get('Refinement') or {})
-    unknown = sorted(set(given) - set(REFINEMENT_DEFAULTS))
-    if unknown:
-        raise ValueError(f'Refinement: unknown option(s) {unknown}; '
-                         f'known: {sorted(REFINEMENT_DEFAULTS)}')
-    return dict(REFINEMENT_DEFAULTS, **given)
+    """The ``Refinement`` config section as a dict, the defaults of
+    :class:`~ppdet_wsd.pseudo.settings.Refinement` for what it leaves out (a misspelt key
+    is an error naming it)."""
+    return vars(section(Refinement, cfg))
 
 
 class EMATeacher:
@@ -94,7 +91,7 @@ class OnlineRefinement(Callback):
     refresh history are part of every training snapshot (:meth:`state`); a resumed run
     continues from them, so it refines exactly as an uninterrupted run does.
 
-    Config: the ``Refinement`` section (see ``REFINEMENT_DEFAULTS``).
+    Config: the ``Refinement`` section (:class:`~ppdet_wsd.pseudo.settings.Refinement`).
     """
     state_key = 'refinement'
 

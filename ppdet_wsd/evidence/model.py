@@ -17,7 +17,7 @@ import os
 import numpy as np
 from scipy.special import expit
 
-from ppdet_wsd_runtime.atomic import write_json_atomic
+from ppdet_wsd_runtime.atomic import write_atomic, write_json_atomic
 from ppdet_wsd_runtime.evidence_input import InputGeometry
 
 from ..pseudo.regions import region_boxes
@@ -178,10 +178,7 @@ class EvidenceModel:
                   **{f'probe_{k}': v for k, v in self.probe.state().items()}}
         if self.bank is not None:
             arrays['bank'] = self.bank.bank
-        tmp = os.path.join(folder, '.tmp-' + ARRAYS)
-        with open(tmp, 'wb') as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, os.path.join(folder, ARRAYS))
+        write_atomic(os.path.join(folder, ARRAYS), lambda f: np.savez(f, **arrays), binary=True)
         write_json_atomic(os.path.join(folder, META), {
             'classes': self.classes, 'heat_map': self.heat_map, 'settings': self.settings,
             'geometry': self.geometry, 'mil_top_fraction': self.mil.top_fraction,

@@ -2,10 +2,8 @@
 patch evidence), with every default in one place. YAML only overrides;
 :func:`check_patch_evidence` names a misspelt key or a value of the wrong type before
 any work."""
-import difflib
-import inspect
-
 from ..registry import register_module
+from ..utils.settings import check_keys, setting_defaults
 
 MAPS = ('fused', 'mil', 'normality')
 # the settings that only decide how boxes are cut from a fitted model's maps
@@ -101,19 +99,10 @@ def check_patch_evidence(values, where='PatchEvidence', keys=None):
         where (str): how the message names the section.
         keys (Iterable[str] | None): the settings allowed here (default: all).
     """
-    if not isinstance(values, dict):
-        raise ValueError(f'{where} must be a mapping of settings, got {values!r}')
-    params = {name: p.default for name, p in
-              inspect.signature(PatchEvidence.__init__).parameters.items() if name != 'self'}
-    allowed = list(keys) if keys is not None else list(params)
+    check_keys(PatchEvidence, values, where, keys, note='' if keys is None else
+               ' (the others are fixed by the classifier stage: set them in classifier.opts)')
+    params = setting_defaults(PatchEvidence)
     for key, value in values.items():
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f'did you mean "{close[0]}"? ' if close else ''
-            where_else = '' if keys is None else \
-                ' (the others are fixed by the classifier stage: set them in classifier.opts)'
-            raise ValueError(f'{where}.{key}: not a setting here; {hint}(settings: '
-                             f'{", ".join(allowed)}){where_else}')
         default = params[key]
         if key == 'short_side':
             ok = value == 'auto' or (isinstance(value, int) and not isinstance(value, bool))

@@ -8,11 +8,11 @@ what the caller keeps.
 """
 import hashlib
 import os
-import tempfile
 
 import numpy as np
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.atomic import write_atomic
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
 from ..utils.fingerprint import fingerprint
@@ -69,17 +69,9 @@ class FeatureStore:
         if self._extractor is None:
             self._extractor = self._make_extractor()
         features = self._extractor(read_image_rgb(image_path))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.npz', dir=os.path.dirname(path))
-        try:
-            with os.fdopen(fd, 'wb') as f:
-                np.savez(f, patches=features.patches, pooled=features.pooled,
-                         image_hw=np.array(features.image_hw))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        write_atomic(path, lambda f: np.savez(f, patches=features.patches, pooled=features.pooled,
+                                              image_hw=np.array(features.image_hw)),
+                     binary=True)
         return features
 
     def fill(self, image_paths, desc='features'):

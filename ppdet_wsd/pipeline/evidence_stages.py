@@ -12,7 +12,7 @@ import time
 
 import cv2
 import numpy as np
-from ppdet.core.workspace import create, load_config, merge_config
+from ppdet.core.workspace import create, merge_config
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.evidence_input import InputGeometry
@@ -21,6 +21,7 @@ from ppdet_wsd_runtime.image_io import read_image_rgb
 
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import discover_classes, load_labeled_images
+from ..engine.config import load_config
 from ..engine.pseudo_boxes import to_coco
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import fit_evidence

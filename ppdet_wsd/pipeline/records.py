@@ -19,13 +19,10 @@ import json
 import os
 import shutil
 
-import ppdet.core.workspace  # noqa: F401  (registers the YAML tags of ppdet's configs)
-import yaml
-
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
+from ..engine.config import read_config
 from ..utils.fingerprint import plain
-from .spec import merge
 
 DONE = 'stage.json'
 STARTED = 'stage.started.json'
@@ -34,15 +31,8 @@ KEEP = ('review.json',)  # a person's decisions (tools/review.py): never wiped w
 
 def resolved_stage_config(path):
     """A ppdet-style config with its ``_BASE_`` files merged in (later files and the file
-    itself win), as plain JSON data. ppdet's own loader is not used: it merges into the
-    global config."""
-    with open(path, encoding='utf-8') as f:
-        data = yaml.load(f, Loader=yaml.Loader) or {}  # ppdet's tags (!CosineDecay) build objects
-    merged = {}
-    for base in data.pop('_BASE_', []):
-        merged = merge(merged, resolved_stage_config(
-            os.path.join(os.path.dirname(path), os.path.expanduser(base))))
-    return json.loads(json.dumps(merge(merged, data), sort_keys=True, default=plain))
+    itself win; :func:`ppdet_wsd.engine.config.read_config`), as plain JSON data."""
+    return json.loads(json.dumps(read_config(path), sort_keys=True, default=plain))
 
 
 def file_signature(path):

@@ -36,15 +36,14 @@ pipeline configs to start from, as in ppdet. Its keys (all but the two paths opt
     ``speed_images``: test images the exported model is timed on.
 """
 import argparse
-import copy
 import difflib
 import os
 
 import yaml
 
 from ..evidence.settings import BOX_KEYS, check_patch_evidence
+from ..utils.config_files import merge, read_with_bases
 
-BASE_KEY = '_BASE_'
 STAGE_KEYS = ('classifier', 'detector')
 DEFAULTS = {
     'dataset_dir': None, 'output_dir': None, 'strict': False, 'nproc': 1,
@@ -118,18 +117,9 @@ def check_keys_and_types(spec, path):
         raise PipelineConfigError(f'{path}: {e}') from None
 
 
-def merge(base, override):
-    """``override`` merged into a deep copy of ``base`` (nested dicts merged key by key)."""
-    out = copy.deepcopy(base)
-    for key, value in (override or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _read_yaml(path):
+    """One pipeline config file's keys (its ``_BASE_`` still in), stage config paths made
+    absolute: a stage config path is relative to the file that names it."""
     if not os.path.isfile(path):
         raise PipelineConfigError(f'pipeline config not found: {path}')
     with open(path, encoding='utf-8') as f:
@@ -139,16 +129,12 @@ def _read_yaml(path):
             raise PipelineConfigError(f'{path}: not valid YAML: {e}') from e
     if not isinstance(data, dict):
         raise PipelineConfigError(f'{path}: expected a mapping of keys, got {type(data).__name__}')
-    bases = data.pop(BASE_KEY, [])
-    for key in STAGE_KEYS:  # a stage config path is relative to the file that names it
+    for key in STAGE_KEYS:
         config = (data.get(key) or {}).get('config')
         if config and not os.path.isabs(config):
             data[key]['config'] = os.path.normpath(
                 os.path.join(os.path.dirname(os.path.abspath(path)), config))
-    merged = {}
-    for base in bases:
-        merged = merge(merged, _read_yaml(os.path.join(os.path.dirname(path), base)))
-    return merge(merged, data)
+    return data
 
 
 def _check_stage_config(spec, key, path):
@@ -178,7 +164,7 @@ def load_pipeline_config(path, overrides=None):
             ``PatchEvidence`` setting that does not exist, a stage config or dataset folder
             that does not exist; one line naming the file and the key.
     """
-    spec = merge(DEFAULTS, merge(_read_yaml(path), overrides))
+    spec = merge(DEFAULTS, merge(read_with_bases(path, _read_yaml), overrides))
     check_keys_and_types(spec, path)
     for key in ('dataset_dir', 'output_dir'):
         if not spec[key]:

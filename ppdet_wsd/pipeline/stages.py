@@ -14,7 +14,7 @@ import json
 import math
 import os
 
-from ppdet.core.workspace import create, load_config, merge_config
+from ppdet.core.workspace import create, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
@@ -23,7 +23,7 @@ from ppdet_wsd_runtime.predictor import exported_speed
 from ..deploy.verdict_export import ExportVerdict
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
-from ..engine.config import select_device
+from ..engine.config import load_config, select_device
 from ..engine.detect import detect_images
 from ..engine.refinement import refinement_options
 from ..evidence.model import EvidenceModel

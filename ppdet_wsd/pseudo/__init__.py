@@ -1,2 +1,2 @@
 """Heat maps -> scored pseudo boxes."""
-from . import generator  # noqa: F401  (registers CAMPseudoBoxGenerator)
+from . import generator, settings  # noqa: F401  (registers CAMPseudoBoxGenerator, PseudoBoxes, Refinement)

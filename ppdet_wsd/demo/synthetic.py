@@ -17,21 +17,22 @@ illumination ramp) plus 1..``max_instances`` instances of each of its defect cla
 * ``stain``: a large, faint, irregular region with soft edges (not in the default set).
 
 Everything is drawn from ``numpy.random.SeedSequence(seed)``: the same arguments give
-byte-identical files. This module imports only numpy, OpenCV, scikit-image and the
-standard library, so tests and tools can use it without paddle.
+byte-identical files. This module itself uses only numpy, OpenCV, scikit-image, the
+standard library, the label constants of :mod:`ppdet_wsd.data.labels` and the runtime's
+atomic writes (importing it still imports the plugin, and with it paddle).
 """
 import csv
 import io
-import json
 import os
-import tempfile
 from collections import Counter
 
 import cv2
 import numpy as np
 from skimage.draw import polygon as fill_polygon
 
-from .labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS
+from ppdet_wsd_runtime.atomic import write_bytes_atomic, write_json_atomic
+
+from ..data.labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS
 DEFAULT_NUM_PER_CLASS = {'good': 40, 'scratch': 20, 'spot': 20, 'crack': 20}
 REFERENCE_SIDE = 128.0  # defect sizes below are in pixels of a 128 px image
 MIN_SIDE = 32
@@ -426,19 +427,6 @@ def _check_arguments(num_per_class, image_size, split_fractions, multi_label_fra
 
 # ----------------------------------------------------------------------------- writing
 
-def write_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` via a temporary file in the same folder and a rename."""
-    handle, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or '.', prefix='.tmp_')
-    try:
-        with os.fdopen(handle, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def _encode_png(image):
     """PNG bytes of a uint8 image (``(H, W)`` or ``(H, W, 3)`` BGR)."""
     ok, buffer = cv2.imencode('.png', image)
@@ -537,7 +525,7 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
         stem = f"{label.replace(LABEL_SEPARATOR, '+')}_{per_label[label]:04d}"
         per_label[label] += 1
         files.append(f'{stem}.png')
-        write_atomic(os.path.join(images_dir, files[-1]), _encode_png(image))
+        write_bytes_atomic(os.path.join(images_dir, files[-1]), _encode_png(image))
         union = np.zeros(image.shape[:2], bool)
         for name, mask in instances:
             union |= mask
@@ -545,7 +533,7 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
                 'id': len(coco_annotations) + 1, 'image_id': image_id,
                 'category_id': category_ids[name], 'bbox': mask_to_box(mask),
                 'area': float(mask.sum()), 'iscrowd': 0})
-        write_atomic(os.path.join(masks_dir, f'{stem}.png'),
+        write_bytes_atomic(os.path.join(masks_dir, f'{stem}.png'),
                      _encode_png(union.astype(np.uint8) * 255))
         coco_images.append({'id': image_id, 'file_name': files[-1], 'width': image.shape[1],
                             'height': image.shape[0], 'label': label})
@@ -553,16 +541,15 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
     if overwrite:
         _remove_stale(images_dir, set(files))
         _remove_stale(masks_dir, set(files))
-    coco = {'info': {'description': f'synthetic defects (ppdet_wsd.data.synthetic, seed={seed})'},
+    coco = {'info': {'description': f'synthetic defects (ppdet_wsd.demo.synthetic, seed={seed})'},
             'images': coco_images, 'annotations': coco_annotations,
             'categories': [{'id': category_ids[n], 'name': n, 'supercategory': 'defect'}
                            for n in categories]}
-    write_atomic(os.path.join(root, 'labels.csv'), _csv_bytes(('file', 'label'),
-                                                              zip(files, labels)))
-    write_atomic(os.path.join(root, 'splits.csv'), _csv_bytes(('file', 'split'),
-                                                              zip(files, splits)))
-    write_atomic(os.path.join(root, 'annotations.json'),
-                 json.dumps(coco, indent=1).encode('utf-8'))
+    write_bytes_atomic(os.path.join(root, 'labels.csv'),
+                       _csv_bytes(('file', 'label'), zip(files, labels)))
+    write_bytes_atomic(os.path.join(root, 'splits.csv'),
+                       _csv_bytes(('file', 'split'), zip(files, splits)))
+    write_json_atomic(os.path.join(root, 'annotations.json'), coco)
     return {'root': root, 'num_images': len(files), 'num_boxes': len(coco_annotations),
             'categories': categories, 'labels': dict(sorted(Counter(labels).items())),
             'splits': {name: splits.count(name) for name in SPLITS}}
