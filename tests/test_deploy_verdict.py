@@ -21,6 +21,7 @@ from deploy_fixture import (CLASSES, EVIDENCE_GEOMETRY, THRESHOLD, eager_detecti
 from ppdet_wsd.deploy.onnx_export import export_onnx, onnx_unavailable_reason
 from ppdet_wsd.deploy.quantize import quantize_int8
 from ppdet_wsd.deploy.verdict_export import ExportVerdict
+from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.model_dir import ModelFolderError
@@ -143,14 +144,17 @@ def test_the_runner_judges_by_the_exported_fusion(fusion_export, images, eager, 
                                                                              abs=1e-6)
 
 
-def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(fusion_export, images,
-                                                                   tmp_path):
+@pytest.mark.parametrize('export, flags', [('fusion_export', []),
+                                           ('heat_export', ['--draw', '--heatmaps'])])
+def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(export, flags, images,
+                                                                   tmp_path, request):
+    """Also with the heat maps: numpy's nearest-patch search, no faiss."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
                                                        os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd_runtime',
-                             fusion_export, os.path.join(images[1], 'odd'), '--out',
-                             str(tmp_path)], cwd=REPO_ROOT, env=env, capture_output=True,
-                            text=True)
+                             request.getfixturevalue(export), os.path.join(images[1], 'odd'),
+                             '--out', str(tmp_path)] + flags, cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     imported = imported_modules(result.stderr)
     assert 'ppdet_wsd_runtime.evidence' in imported
@@ -159,6 +163,10 @@ def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(fusion_export
     assert f'(verdict: fusion at {VERDICT_THRESHOLD:.3f})' in result.stdout
     document = json.loads((tmp_path / 'results.json').read_text())
     assert len(document['images']) == 4 and document['verdict']['source'] == 'fusion'
+    assert document['heat_map'] == ('fused' if flags else None)
+    if flags:
+        assert all(os.path.isfile(r['heatmap']) and os.path.isfile(r['picture'])
+                   for r in document['images'])
 
 
 @pytest.mark.parametrize('source, threshold', [('classifier', 0.7), ('detector', 0.5)])
@@ -396,16 +404,45 @@ def test_a_mil_models_maps_come_with_the_stage1_model(detector, tiny_evidence, i
         level_scaled(eager[best], scale), features.image_hw[::-1]), 0, 1), atol=MAP_TOLERANCE)
 
 
+def test_draw_and_heatmaps_show_the_verdicts_class_map(heat_export, images, tmp_path):
+    paths, folder = images
+    document = run_deploy(heat_export, folder, str(tmp_path / 'out'), batch_size=3, draw=True,
+                          heatmaps=True)
+    assert document['heat_map'] == 'fused'
+    exported = ExportedDetector(heat_export)
+    by_file = {os.path.realpath(r['file']): r for r in document['images']}
+    for path, judged in zip(paths, exported.judge(paths, maps=True)):
+        result = by_file[os.path.realpath(path)]
+        heat = np.load(result['heatmap'])
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        expected, best = exported.image_map(judged, image.shape[:2])
+        assert heat.dtype == np.float16 and heat.shape == image.shape[:2]
+        assert result['heatmap_class'] == CLASSES[best] == max(result['scores'],
+                                                               key=result['scores'].get)
+        np.testing.assert_allclose(heat, expected, atol=MAP_TOLERANCE)
+        # the picture: the boxes over the map (not the boxes alone)
+        picture = cv2.cvtColor(cv2.imread(result['picture']), cv2.COLOR_BGR2RGB)[22:]
+        rgb = read_image_rgb(path)
+        drawn = draw_detection(rgb, result, CLASSES, expected, CLASSES[best])[22:]
+        plain = draw_detection(rgb, result, CLASSES)[22:]
+        difference = np.abs(picture.astype(int) - drawn).mean()
+        assert difference < 1 < np.abs(picture.astype(int) - plain).mean(), difference
+
+
 def test_an_export_without_the_option_has_no_heat_maps(fusion_export, heat_export, images,
                                                       tmp_path):
-    """No bank, no heat-map section, no maps; the option's cost is the float16 bank
-    alone."""
+    """No bank, no heat-map section: the runner draws the boxes alone and refuses
+    ``--heatmaps``; the option's cost is the float16 bank alone."""
     assert 'evidence_bank.npy' not in os.listdir(fusion_export)
     with open(os.path.join(fusion_export, 'infer_cfg.yml')) as f:
         assert 'heat_map' not in yaml.safe_load(f)['verdict']['evidence']
     exported = ExportedDetector(fusion_export)
     assert exported.heat_map is None and exported.evidence.maps is None
     assert all(j['maps'] is None for j in exported.judge(images[0][:2], maps=True))
+    document = run_deploy(fusion_export, images[0][0], str(tmp_path / 'out'), draw=True)
+    assert document['heat_map'] is None and 'heatmap_class' not in document['images'][0]
+    with pytest.raises(ValueError, match='--heatmaps: .* has no heat maps'):
+        run_deploy(fusion_export, images[0][0], str(tmp_path / 'out'), heatmaps=True)
     # the size cost: evidence_bank.npy, float16, half the float32 bank
     bank = os.path.join(heat_export, 'evidence_bank.npy')
     extra = set(os.listdir(heat_export)) - set(os.listdir(fusion_export))
@@ -431,12 +468,12 @@ def test_a_detector_verdict_with_heat_maps_judges_by_the_detector(detector, tiny
     assert exported.heat_map == 'fused' and exported.verdict['source'] == 'detector'
     assert all(j['maps'] is None and j['classifier_scores'] is None
                for j in exported.judge(images[0][:2]))
-    document = run_deploy(model_dir, images[1], str(tmp_path / 'out'))
+    document = run_deploy(model_dir, images[1], str(tmp_path / 'out'), heatmaps=True)
     verdicts, _ = _expected_verdicts(eager['detector'], 0.5)
     by_file = {os.path.realpath(r['file']): r for r in document['images']}
     assert [by_file[os.path.realpath(p)]['verdict'] for p in images[0]] == verdicts
-    assert all('source_scores' not in r for r in document['images'])
-    assert all(j['maps'] is not None for j in exported.judge(images[0][:2], maps=True))
+    assert all('source_scores' not in r and os.path.isfile(r['heatmap'])
+               for r in document['images'])
 
 
 def test_a_broken_heat_map_section_is_a_clear_error(heat_export, tmp_path):
