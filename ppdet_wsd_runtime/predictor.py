@@ -163,6 +163,13 @@ def load_exported(model_dir, backend='paddle', threads=None, int8=False):
     return kind(model_dir, backend, threads, int8)
 
 
+def exported_heat_map(model_dir):
+    """The kind of stage-1 heat map (``fused``, ``normality``, ``mil``) an export's
+    ``infer_cfg.yml`` declares, or None (read without loading the models)."""
+    evidence = (read_infer_cfg(model_dir).get('verdict') or {}).get('evidence') or {}
+    return (evidence.get('heat_map') or {}).get('kind')
+
+
 def exported_speed(model_dir, paths, maps=False):
     """Size of an exported detector's Paddle files (MiB; with the verdict's evidence
     backbone when it has one) and its images/s one image at a time (the factory case:

@@ -476,6 +476,23 @@ def test_a_detector_verdict_with_heat_maps_judges_by_the_detector(detector, tiny
                for r in document['images'])
 
 
+def test_the_pipelines_export_option(tiny_evidence, tmp_path):
+    """``export.heat_maps`` reaches the export's verdict, with the stage-1 model even when
+    the verdict is the detector's."""
+    from ppdet_wsd.pipeline.stages import export_verdict
+    os.makedirs(tmp_path / 'evaluation')
+    tiny_evidence.save(str(tmp_path / 'classifier' / 'evidence'))
+    for source in ('detector', 'fusion'):
+        (tmp_path / 'evaluation' / 'metrics.json').write_text(json.dumps(
+            {'verdict': {'source': source, 'threshold': 0.4}}))
+        for heat_maps in (False, True):
+            task = {'output_dir': str(tmp_path),
+                    'spec': {'export': {'speed_images': 1, 'heat_maps': heat_maps}}}
+            verdict = export_verdict(task)
+            assert (verdict.source, verdict.heat_maps) == (source, heat_maps)
+            assert (verdict.evidence is not None) == (heat_maps or source == 'fusion')
+
+
 def test_a_broken_heat_map_section_is_a_clear_error(heat_export, tmp_path):
     import shutil
     model_dir = str(tmp_path / 'model')
