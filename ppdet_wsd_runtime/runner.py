@@ -108,7 +108,8 @@ def _describe(model, path, sample, output, min_box_score, draw, heatmaps):
         if draw:  # the decoded image when the verdict kept it
             image = sample['rgb'] if 'rgb' in sample else read_image_rgb(path)
             picture = draw_detection(image, result, model.classes,
-                                     *(heat if heat is not None else (None, None)))
+                                     None if heat is None else heat[0],
+                                     result.get('heatmap_class'))
     else:
         scores, cams = output
         result = classification_result(path, scores, model.classes, model.threshold)
