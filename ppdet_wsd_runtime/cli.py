@@ -2,7 +2,7 @@
 ``tools/deploy.py``).
 
     python -m ppdet_wsd_runtime MODEL_DIR IMAGES --out DIR [--backend paddle|onnx] [--int8]
-        [--batch-size N] [--threads N] [--draw] [--min-box-score S]
+        [--batch-size N] [--threads N] [--draw] [--heatmaps] [--min-box-score S]
 """
 import argparse
 import os
@@ -35,7 +35,12 @@ def make_parser():
     parser.add_argument('--threads', type=int, default=None,
                         help=f"CPU threads (default: every core, here {cores()})")
     parser.add_argument('--draw', action='store_true',
-                        help='also write <out>/pictures/<image>.png with the boxes or heat map')
+                        help='also write <out>/pictures/<image>.png with the boxes (over the '
+                             'heat map when the export has one) or heat map')
+    parser.add_argument('--heatmaps', action='store_true',
+                        help='also write <out>/heatmaps/<image>.npy: float16 [H, W], the '
+                             "heat map of the verdict's top class as drawn (0 background, "
+                             '0.5 the level of a stage-1 map)')
     parser.add_argument('--min-box-score', type=float, default=None,
                         help='leave boxes below this score out of the results (default: the '
                              "model's operating threshold; 0 keeps every box)")
@@ -63,7 +68,8 @@ def main(argv=None):
     try:
         document = run_deploy(args.model_dir, args.images, args.out, backend=args.backend,
                               int8=args.int8, batch_size=args.batch_size, threads=args.threads,
-                              draw=args.draw, min_box_score=args.min_box_score)
+                              draw=args.draw, min_box_score=args.min_box_score,
+                              heatmaps=args.heatmaps)
     except (ModelFolderError, FileNotFoundError, ImageReadError, ValueError,
             RuntimeError) as err:
         sys.exit(f'error: {err}')

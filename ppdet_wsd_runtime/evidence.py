@@ -7,7 +7,9 @@ Per image: the aspect-kept input and the stride-8 patch descriptors
 image probe and the top-k patch classifier (:class:`EvidenceScorer`, tested equal to
 ``ppdet_wsd.evidence.model.EvidenceModel.image_scores``); the image's class scores are
 their mean. The descriptors are rounded to float16, as the pipeline's feature cache stores
-them, so the scores are the ones the pipeline chose its verdict with.
+them, so the scores are the ones the pipeline chose its verdict with. An export with heat
+maps also gives each image's per-class maps from the same descriptors
+(:mod:`.evidence_maps`).
 """
 import os
 
@@ -15,7 +17,8 @@ import numpy as np
 
 from .backends import create_backend
 from .evidence_input import InputGeometry, patch_descriptors
-from .model_dir import EVIDENCE, EVIDENCE_ARRAYS, ModelFolderError
+from .evidence_maps import read_heat_maps
+from .model_dir import EVIDENCE, EVIDENCE_ARRAYS, EVIDENCE_BANK, ModelFolderError
 
 ARRAY_KEYS = ('mean', 'std', 'mil_weight', 'mil_bias', 'probe_mean', 'probe_scale',
               'probe_coef', 'probe_intercept')
@@ -74,19 +77,32 @@ class EvidenceScorer:
         logits = x @ a['probe_coef'].T.astype(np.float64) + a['probe_intercept']
         return sigmoid(logits).astype(np.float32)
 
+    def standardise(self, patches):
+        """Descriptors ``[..., D]`` (float16 / 32) -> float32 standardised with the train
+        patches' mean and std, as the patch classifier and the normality bank take them."""
+        a = self.arrays
+        return ((np.asarray(patches, np.float32) - a['mean']) / a['std']).astype(np.float32)
+
+    def patch_logits(self, patches, standardised=False):
+        """The patch classifier's logits: ``[..., D]`` -> float32 ``[..., C]``
+        (``standardised``: ``patches`` already went through :meth:`standardise`)."""
+        x = patches if standardised else self.standardise(patches)
+        return x @ self.arrays['mil_weight'] + self.arrays['mil_bias']
+
     def patch_scores(self, patches):
         """The patch classifier's image probability: the mean of the top ``top_fraction``
         patch logits per class (at least one patch), float ``[rows, cols, D]`` -> float32
         ``[C]``."""
-        a = self.arrays
-        x = ((np.asarray(patches, np.float32) - a['mean']) / a['std']).astype(np.float32)
-        flat = (x @ a['mil_weight'] + a['mil_bias']).reshape(-1, self.num_classes)
+        flat = self.patch_logits(patches).reshape(-1, self.num_classes)
         k = max(1, int(np.ceil(self.top_fraction * len(flat))))
         return sigmoid(-np.sort(-flat, axis=0)[:k].mean(axis=0)).astype(np.float32)
 
     def image_scores(self, fine, coarse, head, resized_hw):
         """float32 ``[C]`` class scores of one image from its maps."""
-        patches, pooled = self.features(fine, coarse, head, resized_hw)
+        return self.scores_of(*self.features(fine, coarse, head, resized_hw))
+
+    def scores_of(self, patches, pooled):
+        """float32 ``[C]`` class scores of one image from its :meth:`features`."""
         return (0.5 * (self.probe_scores(pooled) + self.patch_scores(patches))).astype(
             np.float32)
 
@@ -113,39 +129,56 @@ def read_arrays(model_dir):
 
 
 class ExportedEvidence:
-    """The exported stage-1 classifier: the backbone graph ``evidence.*`` on a backend and
-    :class:`EvidenceScorer`.
+    """The exported stage-1 classifier: the backbone graph ``evidence.*`` on a backend,
+    :class:`EvidenceScorer` and, when the export has them, its heat maps
+    (:class:`~ppdet_wsd_runtime.evidence_maps.EvidenceMaps`, ``None`` otherwise).
 
     Args:
         model_dir (str): the export folder.
         section (dict): ``infer_cfg.yml``'s ``verdict.evidence`` (see
             :func:`ppdet_wsd_runtime.verdict.read_verdict`).
+        classes (list[str]): the class order.
         backend (str): ``paddle`` or ``onnx`` (``evidence.onnx``; always float32).
         threads (int | None): CPU threads.
     """
 
-    def __init__(self, model_dir, section, backend='paddle', threads=None):
+    def __init__(self, model_dir, section, classes, backend='paddle', threads=None):
         self.section = section
         self.geometry = InputGeometry(**section['geometry'])
         self.scorer = EvidenceScorer(read_arrays(model_dir), self.geometry,
                                      section['top_fraction'], section['context'],
                                      section['patch_stride'], section['head_stride'],
                                      section['descriptor_dtype'])
+        self.maps = read_heat_maps(model_dir, section, classes, self.scorer, EVIDENCE_BANK)
         self.outputs = list(section['outputs'])
         self.backend = create_backend(backend, model_dir, threads, stem=EVIDENCE)
 
     def scores(self, images):
-        """float32 ``[N, C]`` class scores of uint8 RGB images ``[H, W, 3]``. Images whose
-        inputs have one shape go through the backbone in one call."""
+        """float32 ``[N, C]`` class scores of uint8 RGB images ``[H, W, 3]``."""
+        return self.evaluate(images)[0]
+
+    def evaluate(self, images, maps=False):
+        """Class scores and (``maps``, with an export that has them) heat maps of uint8
+        RGB images ``[H, W, 3]``. Images whose inputs have one shape go through the
+        backbone in one call.
+
+        Returns:
+            tuple: float32 ``[N, C]`` scores and, per image, its grid maps float32
+            ``[C, rows, cols]`` (:meth:`EvidenceMaps.grid_maps`) or None.
+        """
         prepared = [self.geometry.prepare(rgb) for rgb in images]
         scores = np.zeros((len(images), self.scorer.num_classes), np.float32)
+        grid_maps = [None] * len(images)
         groups = {}
         for i, (x, _) in enumerate(prepared):
             groups.setdefault(x.shape, []).append(i)
         for ids in groups.values():
-            maps = dict(zip(self.outputs, self.backend.run(
+            out = dict(zip(self.outputs, self.backend.run(
                 np.stack([prepared[i][0] for i in ids]))))
             for row, i in enumerate(ids):
-                scores[i] = self.scorer.image_scores(maps['stride8'][row], maps['stride16'][row],
-                                                     maps['head'][row], prepared[i][1])
-        return scores
+                patches, pooled = self.scorer.features(out['stride8'][row], out['stride16'][row],
+                                                       out['head'][row], prepared[i][1])
+                scores[i] = self.scorer.scores_of(patches, pooled)
+                if maps and self.maps is not None:
+                    grid_maps[i] = self.maps.grid_maps(patches)
+        return scores, grid_maps

@@ -12,7 +12,8 @@ Written by :func:`ppdet_wsd.deploy.export.export_model` (and the ONNX steps):
   :mod:`ppdet_wsd.deploy.quantize`);
 * when the verdict needs the stage-1 classifier: ``evidence.json`` / ``evidence.pdmodel``,
   ``evidence.pdiparams`` (its frozen backbone; ``evidence.onnx`` with ONNX) and
-  ``evidence.npz`` (its arrays; :mod:`.evidence`).
+  ``evidence.npz`` (its arrays; :mod:`.evidence`); with heat maps of a ``fused`` or
+  ``normality`` model also ``evidence_bank.npy`` (the normality bank; :mod:`.evidence_maps`).
 """
 import os
 
@@ -23,6 +24,7 @@ MODEL = 'model'          # the file stem of the main graph
 EVIDENCE = 'evidence'    # the file stem of the verdict's evidence backbone
 INT8_FILE = 'model_int8.onnx'
 EVIDENCE_ARRAYS = 'evidence.npz'
+EVIDENCE_BANK = 'evidence_bank.npy'  # the heat maps' normality bank (float16)
 REQUIRED_KEYS = ('arch', 'classes', 'image_shape', 'operating_threshold', 'Preprocess',
                  'outputs')
 

@@ -11,7 +11,7 @@ import numpy as np
 from .backends import create_backend
 from .detections import clip_boxes
 from .evidence import ExportedEvidence
-from .model_dir import INFER_CFG, is_detector, read_infer_cfg
+from .model_dir import INFER_CFG, is_detector, model_size_mb, read_infer_cfg
 from .preprocess import Preprocess
 from .results import detector_class_scores
 from .retina_decode import RetinaDecoder
@@ -69,7 +69,8 @@ class ExportedDetector(ExportedModel):
         verdict (dict): :func:`~ppdet_wsd_runtime.verdict.read_verdict` (``source``,
             ``threshold``; the detector at ``operating_threshold`` without the section).
         evidence (ExportedEvidence | None): the stage-1 classifier, when the verdict's
-            source needs it (on ``backend``; float32 also with ``int8``).
+            source needs it or the export has heat maps (on ``backend``; float32 also
+            with ``int8``).
     """
 
     def __init__(self, model_dir, backend='paddle', threads=None, int8=False):
@@ -78,14 +79,25 @@ class ExportedDetector(ExportedModel):
         self.verdict = read_verdict(self.infer_cfg, os.path.join(model_dir, INFER_CFG))
         self.evidence = None
         if self.verdict['evidence'] is not None:
-            self.evidence = ExportedEvidence(model_dir, self.verdict['evidence'], backend,
-                                             threads)
+            self.evidence = ExportedEvidence(model_dir, self.verdict['evidence'], self.classes,
+                                             backend, threads)
             self.preprocess.keep_rgb = True
 
     @property
+    def heat_map(self):
+        """The kind of the export's stage-1 heat maps (``fused``, ``normality``, ``mil``),
+        or None when it has none."""
+        maps = self.evidence.maps if self.evidence is not None else None
+        return maps.kind if maps is not None else None
+
+    @property
     def size_mb(self):
-        """MiB of the graph files this detector loads (with the evidence backbone)."""
-        return self.backend.size_mb + (self.evidence.backend.size_mb if self.evidence else 0.0)
+        """MiB of the graph files this detector loads (with the evidence backbone and the
+        heat maps' bank)."""
+        if self.evidence is None:
+            return self.backend.size_mb
+        bank = model_size_mb(self.evidence.maps.files) if self.evidence.maps else 0.0
+        return self.backend.size_mb + self.evidence.backend.size_mb + bank
 
     def predict_samples(self, samples):
         """Per sample ``(detections float32 [m, 6] (class, score, x1, y1, x2, y2 in original
@@ -97,31 +109,52 @@ class ExportedDetector(ExportedModel):
             clip_boxes(det, sample['h'], sample['w'])
         return list(zip(detections, im_score))
 
-    def judge_samples(self, samples):
+    def judge_samples(self, samples, maps=False):
         """:meth:`predict_samples` and the image verdict's class scores of preprocessed
-        ``samples``.
+        ``samples`` (and, with ``maps``, their stage-1 heat maps when the export has them).
 
         Returns:
             list[dict]: per sample ``detections`` and ``im_score`` (as
             :meth:`predict_samples`), ``detector_scores`` float32 ``[C]`` (per class the
             larger of ``im_score`` and the best box score), ``classifier_scores``
-            (the stage-1 classifier's ``[C]``, or None when the verdict does not use it)
-            and ``scores``: the verdict source's ``[C]``, to compare with
-            ``verdict['threshold']``.
+            (the stage-1 classifier's ``[C]``, or None when the verdict does not use it),
+            ``scores``: the verdict source's ``[C]``, to compare with
+            ``verdict['threshold']``, and ``maps``: float32 ``[C, rows, cols]`` over the
+            stage-1 input's stride-8 cells
+            (:meth:`~ppdet_wsd_runtime.evidence_maps.EvidenceMaps.grid_maps`; None
+            without ``maps`` or without heat maps in the export).
         """
         outputs = self.predict_samples(samples)
         detector = np.stack([detector_class_scores(d, s) for d, s in outputs])
-        classifier = None
-        if self.evidence is not None:
-            classifier = self.evidence.scores([s['rgb'] for s in samples])
+        maps = maps and self.heat_map is not None
+        classifier, grid_maps = None, [None] * len(samples)
+        if self.evidence is not None and (self.verdict['source'] != 'detector' or maps):
+            classifier, grid_maps = self.evidence.evaluate([s['rgb'] for s in samples], maps)
+            if self.verdict['source'] == 'detector':
+                classifier = None  # there for the maps only
         scores = source_scores(self.verdict['source'], detector, classifier)
         return [{'detections': d, 'im_score': s, 'detector_scores': detector[i],
                  'classifier_scores': None if classifier is None else classifier[i],
-                 'scores': scores[i]} for i, (d, s) in enumerate(outputs)]
+                 'scores': scores[i], 'maps': grid_maps[i]} for i, (d, s) in enumerate(outputs)]
 
-    def judge(self, paths):
+    def judge(self, paths, maps=False):
         """:meth:`judge_samples` of the image files ``paths``."""
-        return self.judge_samples([self.preprocess(p) for p in paths])
+        return self.judge_samples([self.preprocess(p) for p in paths], maps)
+
+    def image_map(self, judged, image_hw):
+        """The heat map of the verdict's top class as drawn, or None without maps.
+
+        Args:
+            judged (dict): one item of :meth:`judge_samples` (with ``maps``).
+            image_hw (tuple[int, int]): the original image's ``(height, width)``.
+        Returns:
+            tuple | None: ``(float32 [height, width] in [0, 1]`` (0 the class's background
+            level, 0.5 its level; :meth:`EvidenceMaps.image_map`), ``class index)``.
+        """
+        if judged.get('maps') is None:
+            return None
+        best = int(np.argmax(judged['scores']))
+        return self.evidence.maps.image_map(judged['maps'], best, image_hw), best
 
 
 def load_exported(model_dir, backend='paddle', threads=None, int8=False):
@@ -130,14 +163,22 @@ def load_exported(model_dir, backend='paddle', threads=None, int8=False):
     return kind(model_dir, backend, threads, int8)
 
 
-def exported_speed(model_dir, paths):
+def exported_heat_map(model_dir):
+    """The kind of stage-1 heat map (``fused``, ``normality``, ``mil``) an export's
+    ``infer_cfg.yml`` declares, or None (read without loading the models)."""
+    evidence = (read_infer_cfg(model_dir).get('verdict') or {}).get('evidence') or {}
+    return (evidence.get('heat_map') or {}).get('kind')
+
+
+def exported_speed(model_dir, paths, maps=False):
     """Size of an exported detector's Paddle files (MiB; with the verdict's evidence
     backbone when it has one) and its images/s one image at a time (the factory case:
     decoding + preprocessing + Paddle Inference with oneDNN + decoding and NMS + the image
-    verdict), after one warm-up image."""
+    verdict; with ``maps`` also the stage-1 heat maps on the grid, when the export has
+    them), after one warm-up image."""
     detector = ExportedDetector(model_dir)
-    detector.judge(paths[:1])
+    detector.judge(paths[:1], maps)
     tic = time.perf_counter()
     for path in paths:
-        detector.judge([path])
+        detector.judge([path], maps)
     return detector.size_mb, len(paths) / (time.perf_counter() - tic)

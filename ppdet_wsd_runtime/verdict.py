@@ -17,7 +17,8 @@ The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it:
       source: fusion            # detector | classifier | fusion
       threshold: 0.371          # chosen on val by the pipeline
       classes: [...]            # the order of the class scores (the detector's)
-      evidence:                 # classifier / fusion only: evidence.* and evidence.npz
+      evidence:                 # classifier / fusion (detector: heat maps only):
+                                # evidence.* and evidence.npz
         outputs: [stride8, stride16, head]
         geometry: {short_side: 320, max_long_side: 1024, border: 32}  # evidence_input.py
         top_fraction: 0.01
@@ -25,6 +26,10 @@ The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it:
         patch_stride: 8
         head_stride: 32
         descriptor_dtype: float16
+        heat_map: {...}         # optional: the stage-1 heat maps (evidence_maps.py)
+
+A ``detector`` verdict carries ``evidence`` only for its heat maps (the export option
+``heat_maps``); the stage-1 scores then do not enter the verdict.
 """
 import numpy as np
 
@@ -37,8 +42,8 @@ EVIDENCE_KEYS = ('outputs', 'geometry', 'top_fraction', 'context', 'patch_stride
 
 def read_verdict(infer_cfg, where='infer_cfg.yml'):
     """The verdict of an export: ``{'source', 'threshold', 'evidence' (the section's
-    ``evidence`` or None), 'exported' (False: no section, the detector at its operating
-    threshold)}``.
+    ``evidence`` or None; a ``detector`` verdict has one only with heat maps), 'exported'
+    (False: no section, the detector at its operating threshold)}``.
 
     Raises:
         ModelFolderError: the section names an unknown source, has no threshold, names
@@ -58,14 +63,15 @@ def read_verdict(infer_cfg, where='infer_cfg.yml'):
         raise ModelFolderError(f'{where}: verdict.classes {classes} differ from the model\'s '
                                f'{infer_cfg["classes"]}')
     evidence = section.get('evidence')
-    if section['source'] != 'detector':
+    if section['source'] != 'detector' or evidence is not None:
         missing = [k for k in EVIDENCE_KEYS if k not in (evidence or {})]
         if missing:
-            raise ModelFolderError(f'{where}: verdict.source {section["source"]} needs '
-                                   f'verdict.evidence with {", ".join(missing)}')
+            need = f'verdict.source {section["source"]}' if section['source'] != 'detector' \
+                else 'verdict.evidence.heat_map'
+            raise ModelFolderError(f'{where}: {need} needs verdict.evidence with '
+                                   f'{", ".join(missing)}')
     return {'source': section['source'], 'threshold': float(section['threshold']),
-            'evidence': evidence if section['source'] != 'detector' else None,
-            'exported': True}
+            'evidence': evidence, 'exported': True}
 
 
 def source_scores(source, detector, classifier=None):

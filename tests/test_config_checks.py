@@ -23,6 +23,8 @@ DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')
      '"detector.adapt_anchor" is not a key; did you mean "adapt_anchors"?'),
     ({'strict': 'yes'}, '"strict" must be true or false, got \'yes\''),
     ({'export': {'speed_images': 2.5}}, '"export.speed_images" must be a whole number >= 0'),
+    ({'export': {'heat_map': True}}, '"export.heat_map" is not a key; did you mean "heat_maps"?'),
+    ({'export': {'heat_maps': 'yes'}}, '"export.heat_maps" must be true or false'),
     ({'evaluation': {'grid_images': True}}, '"evaluation.grid_images" must be a whole number'),
     ({'detector': {'opts': ['epoch=3']}}, '"detector.opts" must be a mapping'),
     ({'evaluation': 'val'}, '"evaluation" must be a mapping, got \'val\''),

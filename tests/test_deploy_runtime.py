@@ -16,6 +16,7 @@ from conftest import REPO_ROOT
 from deploy_fixture import (CLASSES, THRESHOLD, assert_same_detections, assert_same_rows,
                             eager_classifier, eager_detections, export_tiny, odd_images)
 from ppdet_wsd.deploy.graph import static_friendly_resizing
+from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.model_dir import ModelFolderError
 from ppdet_wsd_runtime.predictor import ExportedClassifier, ExportedDetector
 from ppdet_wsd_runtime.runner import run_deploy
@@ -204,9 +205,16 @@ def test_exported_classifier_with_onednn_equals_the_eager_model(images, tmp_path
         np.testing.assert_allclose(scores, scores_e, atol=1e-5)
         # oneDNN's convolutions move these maps (range ~1) by up to ~4e-4
         np.testing.assert_allclose(cam, cam_e, atol=1e-3)
-    document = run_deploy(exported.model_dir, images[1], str(tmp_path / 'out'), draw=True)
+    document = run_deploy(exported.model_dir, images[1], str(tmp_path / 'out'), draw=True,
+                          heatmaps=True)
     assert document['kind'] == 'classifier' and 'boxes' not in document['images'][0]
-    assert all(os.path.isfile(r['picture']) for r in document['images'])
+    assert document['heat_map'] == 'cam'
+    for result in document['images']:
+        assert os.path.isfile(result['picture'])
+        heat = np.load(result['heatmap'])  # the drawn map: float16 at image size in [0, 1]
+        assert heat.dtype == np.float16 and heat.shape == read_image_rgb(result['file']).shape[:2]
+        assert 0 <= heat.min() <= heat.max() <= 1
+        assert result['heatmap_class'] == max(result['scores'], key=result['scores'].get)
 
 
 def test_static_friendly_resizing_computes_paddles_interpolation():

@@ -1,7 +1,8 @@
 """The image verdict an export carries (``infer_cfg.yml: verdict``): the stage-1 classifier
 in the runtime (numpy / OpenCV around its exported backbone) equals the plugin's
 ``EvidenceModel.image_scores``, and the runner judges every image by the exported source
-and threshold."""
+and threshold; the stage-1 heat maps an export may carry equal ``EvidenceModel.maps``."""
+import copy
 import glob
 import json
 import os
@@ -20,7 +21,9 @@ from deploy_fixture import (CLASSES, EVIDENCE_GEOMETRY, THRESHOLD, eager_detecti
 from ppdet_wsd.deploy.onnx_export import export_onnx, onnx_unavailable_reason
 from ppdet_wsd.deploy.quantize import quantize_int8
 from ppdet_wsd.deploy.verdict_export import ExportVerdict
-from ppdet_wsd_runtime.evidence_input import patch_descriptors
+from ppdet_wsd_runtime.drawing import draw_detection
+from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
+from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.model_dir import ModelFolderError
 from ppdet_wsd_runtime.predictor import ExportedDetector
 from ppdet_wsd_runtime.results import detector_class_scores
@@ -141,14 +144,17 @@ def test_the_runner_judges_by_the_exported_fusion(fusion_export, images, eager, 
                                                                              abs=1e-6)
 
 
-def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(fusion_export, images,
-                                                                   tmp_path):
+@pytest.mark.parametrize('export, flags', [('fusion_export', []),
+                                           ('heat_export', ['--draw', '--heatmaps'])])
+def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(export, flags, images,
+                                                                   tmp_path, request):
+    """Also with the heat maps: numpy's nearest-patch search, no faiss."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
                                                        os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd_runtime',
-                             fusion_export, os.path.join(images[1], 'odd'), '--out',
-                             str(tmp_path)], cwd=REPO_ROOT, env=env, capture_output=True,
-                            text=True)
+                             request.getfixturevalue(export), os.path.join(images[1], 'odd'),
+                             '--out', str(tmp_path)] + flags, cwd=REPO_ROOT, env=env,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     imported = imported_modules(result.stderr)
     assert 'ppdet_wsd_runtime.evidence' in imported
@@ -157,6 +163,10 @@ def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(fusion_export
     assert f'(verdict: fusion at {VERDICT_THRESHOLD:.3f})' in result.stdout
     document = json.loads((tmp_path / 'results.json').read_text())
     assert len(document['images']) == 4 and document['verdict']['source'] == 'fusion'
+    assert document['heat_map'] == ('fused' if flags else None)
+    if flags:
+        assert all(os.path.isfile(r['heatmap']) and os.path.isfile(r['picture'])
+                   for r in document['images'])
 
 
 @pytest.mark.parametrize('source, threshold', [('classifier', 0.7), ('detector', 0.5)])
@@ -269,3 +279,240 @@ def test_the_evidence_geometry_of_the_export_is_the_models(fusion_export, tiny_e
     with np.load(os.path.join(fusion_export, 'evidence.npz')) as arrays:
         np.testing.assert_array_equal(arrays['mil_weight'], tiny_evidence.mil.weight)
         np.testing.assert_array_equal(arrays['probe_coef'], tiny_evidence.probe.coef)
+
+
+# ---------------------------------------------------------------- stage-1 heat maps
+# the runtime's maps against EvidenceModel.maps (faiss on the float32 bank): on the same
+# descriptors only the float16 bank differs (relative to the map's largest value) ...
+MAP_TOLERANCE_SAME_INPUT = 1e-3
+# ... and through the exported backbone, whose float16 descriptors may round the other way
+MAP_TOLERANCE = 2e-3
+
+
+@pytest.fixture(scope='module')
+def heat_export(detector, tiny_evidence, tmp_path_factory):
+    """The tiny detector exported with a fusion verdict and the stage-1 heat maps."""
+    return export_tiny(detector, str(tmp_path_factory.mktemp('heat')), True,
+                       ExportVerdict('fusion', VERDICT_THRESHOLD, tiny_evidence, heat_maps=True))
+
+
+@pytest.fixture(scope='module')
+def eager_features(tiny_evidence, images):
+    """The eager stage-1 features of ``images`` (as the pipeline computes and caches them)."""
+    from ppdet_wsd.evidence.features import FeatureExtractor
+    extractor = FeatureExtractor(InputGeometry(**tiny_evidence.geometry))
+    return [extractor(read_image_rgb(p)) for p in images[0]]
+
+
+def mil_model(model):
+    """``model`` as a ``mil`` evidence model: no bank, one set of levels per class (one
+    without a level: scaled to the map's maximum)."""
+    from ppdet_wsd.evidence.calibration import ClassLevels
+    mil = copy.copy(model)
+    mil.heat_map, mil.bank = 'mil', None
+    mil.levels = {c: ClassLevels(level=None if k == 0 else 0.5 + 0.1 * k, background=0.1,
+                                 centre=0.5, spread=0.1, negatives=5)
+                  for k, c in enumerate(model.classes)}
+    return mil
+
+
+def _assert_same_maps(mine, eager, tolerance):
+    """Equal maps of a set of images (lists of ``[C, rows, cols]``): the same class picked
+    in every cell the map marks, values within ``tolerance`` of the set's largest value
+    (a good training image's own patches are 0 in the float32 bank, not in float16).
+    Returns the largest difference relative to that value."""
+    scale = max(float(e.max()) for e in eager)
+    worst = 0.0
+    for m, e in zip(mine, eager, strict=True):
+        assert m.shape == e.shape
+        worst = max(worst, float(np.abs(m - e).max()) / scale)
+        marked = e.max(axis=0) > tolerance * scale
+        np.testing.assert_array_equal(m.argmax(axis=0)[marked], e.argmax(axis=0)[marked])
+    assert worst <= tolerance
+    return worst
+
+
+def test_the_nearest_patch_search_is_exact_in_blocks():
+    from ppdet_wsd_runtime.evidence_maps import nearest_distances
+    rng = np.random.RandomState(1)
+    bank = (3 * rng.randn(257, 19)).astype(np.float32)
+    queries = np.concatenate([bank[::7] + 1e-4, 3 * rng.randn(1500, 19)]).astype(np.float32)
+    exact = np.sqrt(((queries[:, None].astype(np.float64) - bank[None]) ** 2).sum(-1)).min(1)
+    for block in (1, 100, 1 << 22):  # one product per block ... everything at once
+        np.testing.assert_allclose(nearest_distances(queries, bank, block_elements=block),
+                                   exact, rtol=1e-6, atol=1e-6)
+
+
+def test_the_runtime_level_scale_is_the_review_pages():
+    from ppdet_wsd.evidence.calibration import ClassLevels
+    from ppdet_wsd.review.heat import level_scaled as review_scaled
+    from ppdet_wsd_runtime.evidence_maps import level_scaled
+    grid = np.random.RandomState(2).rand(7, 9).astype(np.float32) * 30
+    for level in (24.3, None, 8.0):
+        levels = ClassLevels(level=level, background=8.6, centre=18.0, spread=3.0,
+                             negatives=9)
+        np.testing.assert_array_equal(level_scaled(grid, level, 8.6),
+                                      review_scaled(grid, levels))
+
+
+def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, eager_features):
+    """The exported maps (float16 bank, blocked search, no faiss) are
+    ``EvidenceModel.maps`` (faiss on the float32 bank): on the same descriptors, and
+    through the exported backbone; with the float32 bank they agree to float noise."""
+    from ppdet_wsd_runtime.evidence_maps import EvidenceMaps
+    assert tiny_evidence.heat_map == 'fused'
+    exported = ExportedDetector(heat_export)
+    assert exported.heat_map == 'fused'
+    maps = exported.evidence.maps
+    full = EvidenceMaps('fused', maps.levels, CLASSES, maps.scorer, tiny_evidence.bank.bank)
+    eager = [tiny_evidence.maps(f) for f in eager_features]
+    float32 = _assert_same_maps([full.grid_maps(f.patches) for f in eager_features], eager,
+                                1e-5)
+    float16 = _assert_same_maps([maps.grid_maps(f.patches) for f in eager_features], eager,
+                                MAP_TOLERANCE_SAME_INPUT)
+    judged = exported.judge(images[0], maps=True)
+    through = _assert_same_maps([j['maps'] for j in judged], eager, MAP_TOLERANCE)
+    print(f'\nfused map vs EvidenceModel.maps, max |difference| / largest value: same '
+          f'descriptors {float16:.1e} (float32 bank {float32:.1e}), through the exported '
+          f'backbone {through:.1e}')
+    assert all(j['maps'].max() > 0 for j in judged)
+    # the map drawn: the verdict's top class, level-scaled, at image size
+    heat, best = exported.image_map(judged[0], eager_features[0].image_hw)
+    assert best == int(np.argmax(judged[0]['scores']))
+    assert heat.shape == eager_features[0].image_hw and 0 <= heat.min() <= heat.max() <= 1
+
+
+def test_a_mil_models_maps_come_with_the_stage1_model(detector, tiny_evidence, images,
+                                                     eager_features, tmp_path):
+    """A ``mil`` model's maps (the patch classifier's probability) need no bank: exported
+    whenever the stage-1 model is, without the option."""
+    mil = mil_model(tiny_evidence)
+    model_dir = export_tiny(detector, str(tmp_path), True,
+                            ExportVerdict('classifier', 0.7, mil))
+    assert 'evidence_bank.npy' not in os.listdir(model_dir)
+    exported = ExportedDetector(model_dir)
+    assert exported.heat_map == 'mil'
+    for j, features in zip(exported.judge(images[0], maps=True), eager_features, strict=True):
+        eager = mil.maps(features)
+        np.testing.assert_allclose(exported.evidence.maps.grid_maps(features.patches), eager,
+                                   atol=1e-6, rtol=0)
+        np.testing.assert_allclose(j['maps'], eager, atol=MAP_TOLERANCE, rtol=0)
+    heat, best = exported.image_map(j, features.image_hw)
+    scale = mil.levels_of(CLASSES[best])
+    from ppdet_wsd.review.heat import level_scaled
+    np.testing.assert_allclose(heat, np.clip(cv2.resize(
+        level_scaled(eager[best], scale), features.image_hw[::-1]), 0, 1), atol=MAP_TOLERANCE)
+
+
+def test_draw_and_heatmaps_show_the_verdicts_class_map(heat_export, images, tmp_path,
+                                                      monkeypatch):
+    import ppdet_wsd_runtime.runner as runner
+    captions = []  # the class each picture names (the tiny pictures are too narrow to read)
+
+    def drawing(image, result, classes, heat=None, heat_class=None):
+        captions.append((result['file'], heat_class))
+        return draw_detection(image, result, classes, heat, heat_class)
+
+    monkeypatch.setattr(runner, 'draw_detection', drawing)
+    paths, folder = images
+    document = run_deploy(heat_export, folder, str(tmp_path / 'out'), batch_size=3, draw=True,
+                          heatmaps=True)
+    assert captions == [(r['file'], r['heatmap_class']) for r in document['images']]
+    assert document['heat_map'] == 'fused'
+    exported = ExportedDetector(heat_export)
+    by_file = {os.path.realpath(r['file']): r for r in document['images']}
+    for path, judged in zip(paths, exported.judge(paths, maps=True)):
+        result = by_file[os.path.realpath(path)]
+        heat = np.load(result['heatmap'])
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        expected, best = exported.image_map(judged, image.shape[:2])
+        assert heat.dtype == np.float16 and heat.shape == image.shape[:2]
+        assert result['heatmap_class'] == CLASSES[best] == max(result['scores'],
+                                                               key=result['scores'].get)
+        np.testing.assert_allclose(heat, expected, atol=MAP_TOLERANCE)
+        # the picture: the boxes over the map (not the boxes alone), captioned with its class
+        picture = cv2.cvtColor(cv2.imread(result['picture']), cv2.COLOR_BGR2RGB).astype(int)
+        rgb = read_image_rgb(path)
+        drawn = draw_detection(rgb, result, CLASSES, expected, CLASSES[best])
+        plain = draw_detection(rgb, result, CLASSES)
+        assert np.abs(picture - drawn).mean() < 1 < np.abs(picture - plain)[22:].mean()
+
+
+def test_an_export_without_the_option_has_no_heat_maps(fusion_export, heat_export, images,
+                                                      tmp_path):
+    """No bank, no heat-map section: the runner draws the boxes alone and refuses
+    ``--heatmaps``; the option's cost is the float16 bank alone."""
+    assert 'evidence_bank.npy' not in os.listdir(fusion_export)
+    with open(os.path.join(fusion_export, 'infer_cfg.yml')) as f:
+        assert 'heat_map' not in yaml.safe_load(f)['verdict']['evidence']
+    exported = ExportedDetector(fusion_export)
+    assert exported.heat_map is None and exported.evidence.maps is None
+    assert all(j['maps'] is None for j in exported.judge(images[0][:2], maps=True))
+    document = run_deploy(fusion_export, images[0][0], str(tmp_path / 'out'), draw=True)
+    assert document['heat_map'] is None and 'heatmap_class' not in document['images'][0]
+    with pytest.raises(ValueError, match='--heatmaps: .* has no heat maps'):
+        run_deploy(fusion_export, images[0][0], str(tmp_path / 'out'), heatmaps=True)
+    # the size cost: evidence_bank.npy, float16, half the float32 bank
+    bank = os.path.join(heat_export, 'evidence_bank.npy')
+    extra = set(os.listdir(heat_export)) - set(os.listdir(fusion_export))
+    assert extra == {'evidence_bank.npy'}
+    stored = np.load(bank)
+    assert stored.dtype == np.float16 and stored.shape[1] == 152
+    assert os.path.getsize(bank) - 128 == stored.size * 2  # the .npy header: 128 bytes
+    with_maps = ExportedDetector(heat_export)
+    graphs = with_maps.backend.size_mb + with_maps.evidence.backend.size_mb
+    assert with_maps.size_mb - graphs == pytest.approx(os.path.getsize(bank) / 2**20)
+    print(f'\nheat maps add {os.path.getsize(bank) / 2**10:.0f} KiB ({len(stored)} bank '
+          f'patches x 152, float16) to the tiny export')
+
+
+def test_a_detector_verdict_with_heat_maps_judges_by_the_detector(detector, tiny_evidence,
+                                                                  images, eager, tmp_path):
+    """``heat_maps`` brings the stage-1 model into a detector verdict's export for the
+    maps only: the verdicts stay the detector's, and the stage-1 pass runs only for maps."""
+    model_dir = export_tiny(detector, str(tmp_path), True,
+                            ExportVerdict('detector', 0.5, tiny_evidence, heat_maps=True))
+    assert {'evidence.json', 'evidence.npz', 'evidence_bank.npy'} <= set(os.listdir(model_dir))
+    exported = ExportedDetector(model_dir)
+    assert exported.heat_map == 'fused' and exported.verdict['source'] == 'detector'
+    assert all(j['maps'] is None and j['classifier_scores'] is None
+               for j in exported.judge(images[0][:2]))
+    document = run_deploy(model_dir, images[1], str(tmp_path / 'out'), heatmaps=True)
+    verdicts, _ = _expected_verdicts(eager['detector'], 0.5)
+    by_file = {os.path.realpath(r['file']): r for r in document['images']}
+    assert [by_file[os.path.realpath(p)]['verdict'] for p in images[0]] == verdicts
+    assert all('source_scores' not in r and os.path.isfile(r['heatmap'])
+               for r in document['images'])
+
+
+def test_the_pipelines_export_option(tiny_evidence, tmp_path):
+    """``export.heat_maps`` reaches the export's verdict, with the stage-1 model even when
+    the verdict is the detector's."""
+    from ppdet_wsd.pipeline.stages import export_verdict
+    os.makedirs(tmp_path / 'evaluation')
+    tiny_evidence.save(str(tmp_path / 'classifier' / 'evidence'))
+    for source in ('detector', 'fusion'):
+        (tmp_path / 'evaluation' / 'metrics.json').write_text(json.dumps(
+            {'verdict': {'source': source, 'threshold': 0.4}}))
+        for heat_maps in (False, True):
+            task = {'output_dir': str(tmp_path),
+                    'spec': {'export': {'speed_images': 1, 'heat_maps': heat_maps}}}
+            verdict = export_verdict(task)
+            assert (verdict.source, verdict.heat_maps) == (source, heat_maps)
+            assert (verdict.evidence is not None) == (heat_maps or source == 'fusion')
+
+
+def test_a_broken_heat_map_section_is_a_clear_error(heat_export, tmp_path):
+    import shutil
+    model_dir = str(tmp_path / 'model')
+    shutil.copytree(heat_export, model_dir)
+    _write_cfg(model_dir, lambda c: c['verdict']['evidence']['heat_map'].update(kind='cam'))
+    with pytest.raises(ModelFolderError, match='heat_map.kind must be one of'):
+        ExportedDetector(model_dir)
+    _write_cfg(model_dir, lambda c: c['verdict']['evidence']['heat_map'].update(kind='fused'))
+    os.remove(os.path.join(model_dir, 'evidence_bank.npy'))
+    with pytest.raises(ModelFolderError, match='evidence_bank.npy: not found'):
+        ExportedDetector(model_dir)
+    np.save(os.path.join(model_dir, 'evidence_bank.npy'), np.zeros((3, 7), np.float16))
+    with pytest.raises(ModelFolderError, match=r'expected \[patches, 152\]'):
+        ExportedDetector(model_dir)

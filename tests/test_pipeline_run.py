@@ -211,8 +211,8 @@ def test_the_deployed_verdict_is_the_pipelines(finished_run, tmp_path):
     stage-1 files) and the runner gives the evaluation's verdict on every test image.
     Then the export stage again on a copy of the run whose evaluation chose the fusion
     (the tiny run's val AUROC ties, so the fusion is set by hand at a threshold between
-    the test scores): the export carries the stage-1 classifier and the runner's verdicts
-    are the pipeline's fusion verdicts."""
+    the test scores), with ``export.heat_maps``: the export carries the stage-1 classifier
+    and its heat maps, and the runner's verdicts are the pipeline's fusion verdicts."""
     workdir, _, _ = finished_run
     out = os.path.join(workdir, 'out')
     report = json.load(open(os.path.join(out, 'report.json')))
@@ -245,6 +245,7 @@ def test_the_deployed_verdict_is_the_pipelines(finished_run, tmp_path):
     task.update(output_dir=copy, stage_dir=os.path.join(copy, 'export'),
                 result_file=os.path.join(copy, 'export', 'stage.result.json'))
     task['spec']['output_dir'] = copy
+    task['spec']['export']['heat_maps'] = True
     json.dump(task, open(task_file, 'w'))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
                                                        os.environ.get('PYTHONPATH', '')]))
@@ -255,6 +256,8 @@ def test_the_deployed_verdict_is_the_pipelines(finished_run, tmp_path):
     model_dir = exported['model_dir']
     assert model_dir.startswith(copy) and exported['verdict_source'] == 'fusion'
     assert exported['model_size_mb'] > report['model_size_mb'] + 12, 'the stage-1 backbone'
+    assert exported['heat_map'] == 'fused' and exported['images_per_second_with_heat_maps'] > 0
+    assert os.path.isfile(os.path.join(model_dir, 'evidence_bank.npy'))
     with open(os.path.join(model_dir, 'infer_cfg.yml')) as f:
         section = yaml.safe_load(f)['verdict']
     assert section['source'] == 'fusion' and section['threshold'] == threshold

@@ -52,7 +52,8 @@ def export_model(model, cfg, classes, output_dir, detector=False, verdict=None):
     A detector may carry the pipeline's image verdict (``verdict``,
     :class:`~ppdet_wsd.deploy.verdict_export.ExportVerdict`): ``infer_cfg.yml``'s
     ``verdict`` section and, for a ``classifier`` or ``fusion`` verdict, the stage-1
-    classifier's backbone graph ``evidence.*`` and arrays ``evidence.npz``
+    classifier's backbone graph ``evidence.*`` and arrays ``evidence.npz``, and with its
+    heat maps (``ExportVerdict.heat_maps``) the normality bank ``evidence_bank.npy``
     (:func:`~ppdet_wsd.deploy.verdict_export.write_verdict`).
 
     Returns:

@@ -5,8 +5,12 @@ and its small arrays (``evidence.npz``). The runtime applies it
 (:mod:`ppdet_wsd_runtime.verdict`, :mod:`ppdet_wsd_runtime.evidence`), so a deployed
 verdict equals the pipeline's.
 
-The normality bank (the heat maps' memory of good patches) is not exported: the verdict
-does not use it.
+The stage-1 heat maps (:mod:`ppdet_wsd_runtime.evidence_maps`) come with the stage-1
+model: a ``mil`` model's need nothing more than its arrays, so they are always there; a
+``fused`` or ``normality`` model's need the normality bank (the good patches, ~50 000 x
+152), which only the option ``heat_maps`` exports (``evidence_bank.npy``, float16: half
+the float32 bank's size). With ``heat_maps`` a ``detector`` verdict brings the stage-1
+model too, for its maps only.
 """
 import os
 from dataclasses import dataclass
@@ -16,7 +20,7 @@ import paddle
 from paddle.static import InputSpec
 
 from ppdet_wsd_runtime.evidence_input import InputGeometry
-from ppdet_wsd_runtime.model_dir import EVIDENCE, EVIDENCE_ARRAYS
+from ppdet_wsd_runtime.model_dir import EVIDENCE, EVIDENCE_ARRAYS, EVIDENCE_BANK
 from ppdet_wsd_runtime.verdict import SOURCES
 
 from ..evidence.features import PATCH_CONTEXT, FeatureExtractor
@@ -33,17 +37,26 @@ class ExportVerdict:
         source (str): ``detector``, ``classifier`` or ``fusion``.
         threshold (float): a class score reaching it makes the image defective.
         evidence (EvidenceModel | None): the fitted stage-1 model (``classifier`` and
-            ``fusion`` need it).
+            ``fusion`` need it, and ``heat_maps``).
+        heat_maps (bool): also export the stage-1 heat maps with the normality bank
+            (a ``mil`` model's maps come without it).
     """
     source: str
     threshold: float
     evidence: object = None
+    heat_maps: bool = False
 
     def __post_init__(self):
         if self.source not in SOURCES:
             raise ValueError(f'verdict source must be one of {SOURCES}, got {self.source!r}')
-        if self.source != 'detector' and self.evidence is None:
-            raise ValueError(f'a {self.source} verdict needs the stage-1 evidence model')
+        if self.evidence is None and (self.source != 'detector' or self.heat_maps):
+            need = f'a {self.source} verdict' if self.source != 'detector' else 'heat_maps'
+            raise ValueError(f'{need} needs the stage-1 evidence model')
+
+    @property
+    def carries_evidence(self):
+        """The export holds the stage-1 model (for the verdict or for the heat maps)."""
+        return self.source != 'detector' or self.heat_maps
 
 
 class EvidenceGraph(paddle.nn.Layer):
@@ -68,6 +81,31 @@ def evidence_arrays(model):
             'probe_intercept': probe['intercept']}
 
 
+def float16_bank(bank):
+    """The normality bank (standardised descriptors, float32 ``[M, D]``) as float16: half
+    the size, distances within about 1e-3 relative (docs/deploy.md)."""
+    half = np.asarray(bank, np.float32).astype(np.float16)
+    if not np.isfinite(half).all():
+        raise ValueError('the normality bank does not fit float16 (values beyond 65504)')
+    return half
+
+
+def heat_map_section(model, with_bank):
+    """``verdict.evidence.heat_map`` for ``model`` (an ``EvidenceModel``), or None: a
+    ``mil`` model's maps always, a ``fused`` / ``normality`` model's only ``with_bank``
+    (:data:`EVIDENCE_BANK` is then written beside it)."""
+    if model.heat_map != 'mil' and not with_bank:
+        return None
+    if model.heat_map != 'mil' and model.bank is None:
+        raise ValueError(f'the stage-1 model\'s {model.heat_map} heat map has no '
+                         f'normality bank to export')
+    section = {'kind': model.heat_map,
+               'levels': {k: v.to_dict() for k, v in model.levels.items()}}
+    if model.heat_map != 'mil':
+        section['bank'] = EVIDENCE_BANK
+    return section
+
+
 def write_verdict(folder, verdict, classes, backbone=None):
     """Write the verdict's files into ``folder`` and return ``infer_cfg.yml``'s ``verdict``
     section (format in :mod:`ppdet_wsd_runtime.verdict`).
@@ -84,7 +122,7 @@ def write_verdict(folder, verdict, classes, backbone=None):
     """
     section = {'source': verdict.source, 'threshold': float(verdict.threshold),
                'classes': list(classes)}
-    if verdict.source == 'detector':
+    if not verdict.carries_evidence:
         return section
     model = verdict.evidence
     if list(model.classes) != list(classes):
@@ -105,4 +143,9 @@ def write_verdict(folder, verdict, classes, backbone=None):
         'top_fraction': float(model.mil.top_fraction), 'context': PATCH_CONTEXT,
         'patch_stride': PATCH_STRIDE, 'head_stride': 4 * PATCH_STRIDE,
         'descriptor_dtype': 'float16'}
+    heat = heat_map_section(model, verdict.heat_maps)
+    if heat is not None:
+        if 'bank' in heat:
+            np.save(os.path.join(folder, EVIDENCE_BANK), float16_bank(model.bank.bank))
+        section['evidence']['heat_map'] = heat
     return section

@@ -18,7 +18,7 @@ from ppdet.core.workspace import create, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
-from ppdet_wsd_runtime.predictor import exported_speed
+from ppdet_wsd_runtime.predictor import exported_heat_map, exported_speed
 
 from ..deploy.verdict_export import ExportVerdict
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
@@ -216,31 +216,37 @@ def export_config(task):
 
 def export_verdict(task):
     """The image verdict the evaluation stage chose (source and threshold), as the export
-    carries it, with the fitted stage-1 model when the source needs it; None when the
-    evaluation predates the verdict."""
+    carries it, with the fitted stage-1 model when the source or the heat maps
+    (``export.heat_maps``) need it; None when the evaluation predates the verdict."""
     with open(_path(task, 'evaluation', METRICS), encoding='utf-8') as f:
         verdict = json.load(f).get('verdict')
     if not verdict:
         return None
+    heat_maps = bool(task['spec']['export'].get('heat_maps', False))
     evidence = None
-    if verdict['source'] != 'detector':
+    if verdict['source'] != 'detector' or heat_maps:
         evidence = EvidenceModel.load(_path(task, 'classifier', MODEL_DIR))
-    return ExportVerdict(verdict['source'], verdict['threshold'], evidence)
+    return ExportVerdict(verdict['source'], verdict['threshold'], evidence, heat_maps)
 
 
 def run_export(task):
     """The detector as a static model carrying the operating threshold and the
     pipeline's image verdict (source and threshold; for a ``classifier`` or ``fusion``
-    verdict also the stage-1 classifier's backbone and arrays), its size and its speed one
-    image at a time (decoding + preprocessing + Paddle Inference with oneDNN + decoding
-    and NMS + the verdict)."""
+    verdict also the stage-1 classifier's backbone and arrays; with ``export.heat_maps``
+    the stage-1 heat maps), its size and its speed one image at a time (decoding +
+    preprocessing + Paddle Inference with oneDNN + decoding and NMS + the verdict; with
+    heat maps also that speed with each image's maps)."""
     cfg = export_config(task)
     verdict = export_verdict(task)
     model_dir = export(cfg, task['stage_dir'], verdict=verdict)
     paths = [r['im_file'] for r in dataset_split('test').roidbs]
-    size_mb, ips = exported_speed(model_dir, paths[:task['spec']['export']['speed_images']])
+    paths = paths[:task['spec']['export']['speed_images']]
+    size_mb, ips = exported_speed(model_dir, paths)
     result = {'model_dir': model_dir, 'model_size_mb': size_mb, 'images_per_second': ips,
-              'verdict_source': verdict.source if verdict else 'detector'}
+              'verdict_source': verdict.source if verdict else 'detector',
+              'heat_map': exported_heat_map(model_dir)}
+    if result['heat_map'] is not None:
+        result['images_per_second_with_heat_maps'] = exported_speed(model_dir, paths, True)[1]
     write_json_atomic(os.path.join(task['stage_dir'], METRICS), result)
     return result
 

@@ -1,0 +1,213 @@
+"""The stage-1 heat maps of an export (``infer_cfg.yml: verdict.evidence.heat_map``), in
+numpy and OpenCV: the maps ``ppdet_wsd.evidence.model.EvidenceModel.maps`` draws, from the
+patch descriptors the classifier already computed (:mod:`.evidence`).
+
+* ``fused``: each stride-8 cell's distance to its nearest good patch (the normality bank,
+  ``evidence_bank.npy``, float16), given to the class with the highest patch logit there
+  (0 for the other classes);
+* ``normality``: that distance, the same for every class;
+* ``mil``: the patch classifier's probability of the class (no bank).
+
+The nearest-patch search is exact, by blocked matrix products (``|a|^2 - 2ab + |b|^2``;
+at most :data:`BLOCK_ELEMENTS` products held at once) instead of faiss, and the distance to
+the patch found is then computed directly. Its cost grows with patches x bank size x
+descriptor length: on magnetic tile (about 1900 patches per image, 50 000 bank patches of
+152 values) about 0.4 s per image on one busy core (docs/deploy.md).
+
+A map is drawn as the pipeline's report draws it: scaled so that the class's background
+level is 0 and its level 0.5 (:func:`level_scaled`), stretched bilinearly from the grid
+(the resized image's stride-8 cells) onto the original image.
+
+The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it::
+
+    heat_map:
+      kind: fused                       # fused | normality | mil
+      levels: {'*': {level: 24.35, background: 8.65, ...}}  # per class for mil
+      bank: evidence_bank.npy           # fused / normality: float16 [M, D], standardised
+"""
+import os
+
+import numpy as np
+
+from .heatmap import resize_map
+from .model_dir import ModelFolderError
+
+KINDS = ('fused', 'normality', 'mil')
+ANY_CLASS = '*'          # the levels key of the class-agnostic normality map
+BLOCK_ELEMENTS = 1 << 22  # products held at once by the nearest-patch search (16 MiB)
+QUERY_BLOCK = 1024        # query rows per block
+
+
+def nearest_distances(queries, bank, bank_squared=None, block_elements=BLOCK_ELEMENTS):
+    """The L2 distance of each query to its nearest bank row (exact).
+
+    Candidates come from ``|b|^2 - 2ab`` (``|a|^2`` is the same for every row of a query)
+    over blocks of at most ``block_elements`` query x bank products; the distance to the
+    nearest one is then computed directly (in float64), so it carries no cancellation
+    error.
+
+    Args:
+        queries (np.ndarray): float ``[n, D]``.
+        bank (np.ndarray): float32 ``[m, D]``, ``m >= 1``.
+        bank_squared (np.ndarray | None): float32 ``[m]`` squared row norms of ``bank``
+            (computed when None).
+        block_elements (int): bound of the products held at once.
+    Returns:
+        np.ndarray: float32 ``[n]`` (>= 0).
+    """
+    queries = np.ascontiguousarray(queries, np.float32)
+    if bank_squared is None:
+        bank_squared = squared_norms(bank)
+    n = len(queries)
+    query_rows = max(1, min(n, QUERY_BLOCK))
+    bank_rows = max(1, block_elements // query_rows)
+    nearest = np.zeros(n, np.int64)
+    for i in range(0, n, query_rows):
+        q = queries[i:i + query_rows]
+        best = np.full(len(q), np.inf, np.float32)
+        which = np.zeros(len(q), np.int64)
+        rows = np.arange(len(q))
+        for j in range(0, len(bank), bank_rows):
+            products = q @ bank[j:j + bank_rows].T          # [q, b]
+            products *= -2.0
+            products += bank_squared[j:j + bank_rows]
+            k = products.argmin(axis=1)
+            value = products[rows, k]
+            better = value < best
+            best[better] = value[better]
+            which[better] = k[better] + j
+        nearest[i:i + query_rows] = which
+    diff = queries.astype(np.float64) - bank[nearest]
+    return np.sqrt(np.einsum('ij,ij->i', diff, diff)).astype(np.float32)
+
+
+def squared_norms(bank):
+    """float32 ``[m]``: the squared norm of each row of ``bank`` ``[m, D]``."""
+    bank = np.asarray(bank, np.float32)
+    return np.einsum('ij,ij->i', bank, bank, dtype=np.float64).astype(np.float32)
+
+
+def level_scaled(grid_map, level, background):
+    """A map scaled to [0, 1] with ``background`` at 0 and ``level`` at 0.5 (without a
+    level, None: the map's maximum), as the pipeline's report and review page colour it
+    (``ppdet_wsd.review.heat.level_scaled``).
+
+    Returns:
+        np.ndarray: float32, the shape of ``grid_map``.
+    """
+    grid_map = np.asarray(grid_map)
+    top = level if level is not None else float(grid_map.max())
+    span = max(top - background, 1e-6)
+    return np.clip((grid_map - background) / (2 * span), 0, 1).astype(np.float32)
+
+
+class EvidenceMaps:
+    """Per-class heat maps of one image from its patch descriptors.
+
+    Args:
+        kind (str): ``fused``, ``normality`` or ``mil``.
+        levels (dict): ``{class or '*': {'level', 'background', ...}}`` (a class's own
+            entry, else ``*``).
+        classes (list[str]): the class order of the maps.
+        scorer (EvidenceScorer): standardises descriptors and gives the patch logits.
+        bank (np.ndarray | None): ``[M, D]`` standardised good patches (any float dtype;
+            held as float32); needed by ``fused`` and ``normality``.
+    """
+
+    def __init__(self, kind, levels, classes, scorer, bank=None):
+        if kind not in KINDS:
+            raise ValueError(f'heat map kind must be one of {KINDS}, got {kind!r}')
+        if kind != 'mil' and bank is None:
+            raise ValueError(f'a {kind} heat map needs the normality bank')
+        self.kind, self.classes, self.scorer = kind, list(classes), scorer
+        self.levels = dict(levels)
+        for name in self.classes:
+            self.levels_of(name)  # every class has levels
+        self.files = []  # the export's files the maps read (the bank), set by read_heat_maps
+        self.bank = None if bank is None else np.ascontiguousarray(bank, np.float32)
+        self.bank_squared = None if bank is None else squared_norms(self.bank)
+
+    def levels_of(self, class_name):
+        """``(level, background)`` of a class's map (the shared ``*`` entry of a
+        normality-based map)."""
+        entry = self.levels.get(class_name) or self.levels.get(ANY_CLASS)
+        if entry is None:
+            raise ValueError(f'no heat-map levels for class {class_name} (nor "{ANY_CLASS}")')
+        return entry['level'], float(entry['background'])
+
+    def distances(self, standardised):
+        """The normality map: float32 ``[rows, cols]`` from standardised descriptors
+        ``[rows, cols, D]``."""
+        rows, cols, dim = standardised.shape
+        return nearest_distances(standardised.reshape(-1, dim), self.bank,
+                                 self.bank_squared).reshape(rows, cols)
+
+    def grid_maps(self, patches):
+        """Every class's map over the image's stride-8 cells, as ``EvidenceModel.maps``
+        (every class competes for a ``fused`` cell).
+
+        Args:
+            patches (np.ndarray): ``[rows, cols, D]`` descriptors (float16, as scored).
+        Returns:
+            np.ndarray: float32 ``[C, rows, cols]`` (>= 0).
+        """
+        x = self.scorer.standardise(patches)
+        logits = self.scorer.patch_logits(x, standardised=True).transpose(2, 0, 1)
+        if self.kind == 'mil':
+            return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        distance = self.distances(x)
+        if self.kind == 'normality':
+            return np.repeat(distance[None], len(self.classes), axis=0)
+        winner = np.argmax(logits, axis=0)
+        return np.stack([np.where(winner == k, distance, 0.0)
+                         for k in range(len(self.classes))]).astype(np.float32)
+
+    def image_map(self, grid_maps, class_index, image_hw):
+        """Class ``class_index``'s map as drawn: level-scaled (:func:`level_scaled`; 0 the
+        background, 0.5 the level) on the grid, then stretched bilinearly onto the
+        original image of ``image_hw`` ``(height, width)``.
+
+        Returns:
+            np.ndarray: float32 ``[height, width]`` in [0, 1].
+        """
+        scaled = level_scaled(grid_maps[class_index],
+                              *self.levels_of(self.classes[class_index]))
+        return np.clip(resize_map(scaled, *image_hw), 0, 1)
+
+
+def read_heat_maps(model_dir, section, classes, scorer, bank_file):
+    """The export's :class:`EvidenceMaps`, or None when ``section`` (``verdict.evidence``)
+    has no ``heat_map``.
+
+    Raises:
+        ModelFolderError: the section or the bank file is missing or broken.
+    """
+    heat = section.get('heat_map')
+    if heat is None:
+        return None
+    where = 'infer_cfg.yml: verdict.evidence.heat_map'
+    if not isinstance(heat, dict) or heat.get('kind') not in KINDS:
+        raise ModelFolderError(f'{where}.kind must be one of {", ".join(KINDS)} '
+                               f'(got {heat!r})')
+    if not isinstance(heat.get('levels'), dict):
+        raise ModelFolderError(f'{where}.levels must be a mapping of class levels')
+    bank = None
+    if heat['kind'] != 'mil':
+        path = os.path.join(model_dir, heat.get('bank') or bank_file)
+        if not os.path.isfile(path):
+            raise ModelFolderError(f'{path}: not found; the {heat["kind"]} heat map in '
+                                   f'infer_cfg.yml needs the normality bank')
+        try:
+            bank = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ModelFolderError(f'{path}: not readable ({err})') from None
+        dim = len(scorer.arrays['mean'])
+        if bank.ndim != 2 or bank.shape[1] != dim or not len(bank):
+            raise ModelFolderError(f'{path}: expected [patches, {dim}] descriptors, got '
+                                   f'shape {list(bank.shape)}')
+    try:
+        maps = EvidenceMaps(heat['kind'], heat['levels'], classes, scorer, bank)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelFolderError(f'{where}: {err}') from None
+    maps.files = [path] if bank is not None else []
+    return maps
