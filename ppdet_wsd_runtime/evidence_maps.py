@@ -89,8 +89,8 @@ def squared_norms(bank):
 
 def level_scaled(grid_map, level, background):
     """A map scaled to [0, 1] with ``background`` at 0 and ``level`` at 0.5 (without a
-    level, None: the map's maximum), as the pipeline's report and review page colour it
-    (``ppdet_wsd.review.heat.level_scaled``).
+    level, None: the map's maximum): how the runner, the pipeline's report and the review
+    page colour a map.
 
     Returns:
         np.ndarray: float32, the shape of ``grid_map``.

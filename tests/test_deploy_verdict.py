@@ -343,16 +343,14 @@ def test_the_nearest_patch_search_is_exact_in_blocks():
                                    exact, rtol=1e-6, atol=1e-6)
 
 
-def test_the_runtime_level_scale_is_the_review_pages():
-    from ppdet_wsd.evidence.calibration import ClassLevels
-    from ppdet_wsd.review.heat import level_scaled as review_scaled
+def test_the_level_scale_puts_the_background_at_0_and_the_level_at_half():
     from ppdet_wsd_runtime.evidence_maps import level_scaled
-    grid = np.random.RandomState(2).rand(7, 9).astype(np.float32) * 30
-    for level in (24.3, None, 8.0):
-        levels = ClassLevels(level=level, background=8.6, centre=18.0, spread=3.0,
-                             negatives=9)
-        np.testing.assert_array_equal(level_scaled(grid, level, 8.6),
-                                      review_scaled(grid, levels))
+    grid = np.array([[8.6, 16.45], [24.3, 60.0]], np.float32)
+    np.testing.assert_allclose(level_scaled(grid, 24.3, 8.6), [[0, 0.25], [0.5, 1]], atol=1e-6)
+    # without a level the map's maximum takes the level's place
+    np.testing.assert_allclose(level_scaled(grid, None, 8.6),
+                               (grid - 8.6) / (2 * (60.0 - 8.6)), atol=1e-6)
+    assert level_scaled(np.full((2, 2), 3.0), 3.0, 3.0).max() == 0.0, 'a flat map stays 0'
 
 
 def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, eager_features):
@@ -399,9 +397,10 @@ def test_a_mil_models_maps_come_with_the_stage1_model(detector, tiny_evidence, i
         np.testing.assert_allclose(j['maps'], eager, atol=MAP_TOLERANCE, rtol=0)
     heat, best = exported.image_map(j, features.image_hw)
     scale = mil.levels_of(CLASSES[best])
-    from ppdet_wsd.review.heat import level_scaled
+    from ppdet_wsd_runtime.evidence_maps import level_scaled
     np.testing.assert_allclose(heat, np.clip(cv2.resize(
-        level_scaled(eager[best], scale), features.image_hw[::-1]), 0, 1), atol=MAP_TOLERANCE)
+        level_scaled(eager[best], scale.level, scale.background), features.image_hw[::-1]),
+        0, 1), atol=MAP_TOLERANCE)
 
 
 def test_draw_and_heatmaps_show_the_verdicts_class_map(heat_export, images, tmp_path,

@@ -16,6 +16,7 @@ from ppdet.core.workspace import create, merge_config
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.evidence_input import InputGeometry
+from ppdet_wsd_runtime.evidence_maps import level_scaled
 from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
@@ -34,7 +35,7 @@ from ..metrics.box_mode import NO_BOXES
 from ..metrics.image_level import image_level_report
 from ..metrics.pseudo_box_report import localization_metrics
 from ..review.apply import apply_review
-from ..review.heat import level_scaled, write_heat_map
+from ..review.heat import write_heat_map
 from ..review.pseudo_file import PSEUDO_FILE, UNREVIEWED_FILE
 from ..review.refit import refit_cut
 from ..review.store import REVIEW_FILE, read_review
@@ -167,7 +168,8 @@ def _grid_picture(model, result):
     scores = result['class_scores']
     best = max(scores, key=scores.get)
     levels = model.levels_of(best)
-    heat = level_scaled(result['grid_maps'][model.classes.index(best)], levels)
+    heat = level_scaled(result['grid_maps'][model.classes.index(best)], levels.level,
+                        levels.background)
     image = read_image_rgb(result['path'])
     heat = cv2.resize(heat, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
     judged = ';'.join(c for c, s in scores.items() if s >= VERDICT_THRESHOLD) or 'good'

@@ -6,24 +6,12 @@ import os
 import cv2
 import numpy as np
 
+from ppdet_wsd_runtime.evidence_maps import level_scaled
+
 from ..evidence.geometry import map_to_image
 
 HEAT_DIR = 'heat'
 JPEG_QUALITY = 90
-
-
-def level_scaled(grid_map, levels):
-    """A map scaled to [0, 1] with the background at 0 and the level at 0.5.
-
-    Args:
-        grid_map (np.ndarray): float ``[rows, cols]``.
-        levels (ClassLevels): its class's levels (without a level: the map's maximum).
-    Returns:
-        np.ndarray: float32 ``[rows, cols]`` in [0, 1].
-    """
-    top = levels.level if levels.level is not None else float(grid_map.max())
-    span = max(top - levels.background, 1e-6)
-    return np.clip((grid_map - levels.background) / (2 * span), 0, 1).astype(np.float32)
 
 
 def write_heat_map(folder, index, grid_maps, class_names, model, image_hw):
@@ -38,7 +26,8 @@ def write_heat_map(folder, index, grid_maps, class_names, model, image_hw):
     Returns:
         str: the picture's path relative to ``folder``.
     """
-    heat = np.max([level_scaled(grid_maps[model.classes.index(c)], model.levels_of(c))
+    heat = np.max([level_scaled(grid_maps[model.classes.index(c)], model.levels_of(c).level,
+                                model.levels_of(c).background)
                    for c in class_names], axis=0)
     picture = cv2.applyColorMap(np.uint8(255 * map_to_image(heat, *image_hw)), cv2.COLORMAP_JET)
     rel = f'{HEAT_DIR}/{index:06d}.jpg'
