@@ -24,7 +24,7 @@ from ppdet_wsd.deploy.verdict_export import ExportVerdict
 from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd_runtime.image_io import read_image_rgb
-from ppdet_wsd_runtime.model_dir import ModelFolderError
+from ppdet_wsd_runtime.model_dir import ModelFolderError, paddle_model_files
 from ppdet_wsd_runtime.predictor import ExportedDetector
 from ppdet_wsd_runtime.results import detector_class_scores
 from ppdet_wsd_runtime.runner import run_deploy
@@ -106,8 +106,9 @@ def test_exported_classifier_scores_equal_the_evidence_model(fusion_export, imag
     np.testing.assert_allclose(np.stack([j['scores'] for j in judged]),
                                0.5 * (detector + classifier), atol=1e-7, rtol=0)
     assert 0.3 < classifier.max(axis=1).mean() < 0.9, 'scores of a fitted model, not constants'
-    files = os.listdir(fusion_export)
-    assert {'evidence.json', 'evidence.pdiparams', 'evidence.npz'} <= set(files)
+    # the program is evidence.json (paddle 3's PIR) or evidence.pdmodel (paddle 2.6)
+    assert all(os.path.isfile(f) for f in paddle_model_files(fusion_export, 'evidence'))
+    assert 'evidence.npz' in os.listdir(fusion_export)
     assert exported.size_mb > exported.backend.size_mb + 12, 'the evidence backbone counts'
 
 
@@ -287,6 +288,8 @@ def test_the_evidence_geometry_of_the_export_is_the_models(fusion_export, tiny_e
 MAP_TOLERANCE_SAME_INPUT = 1e-3
 # ... and through the exported backbone, whose float16 descriptors may round the other way
 MAP_TOLERANCE = 2e-3
+MARK_FLOOR = 2e-3  # share of the largest map value below which a cell names no class
+FLOAT_NOISE = 1e-3  # the float32 bank against faiss (see _assert_same_maps)
 
 
 @pytest.fixture(scope='module')
@@ -318,15 +321,17 @@ def mil_model(model):
 
 def _assert_same_maps(mine, eager, tolerance):
     """Equal maps of a set of images (lists of ``[C, rows, cols]``): the same class picked
-    in every cell the map marks, values within ``tolerance`` of the set's largest value
-    (a good training image's own patches are 0 in the float32 bank, not in float16).
+    in every cell the map marks (above ``MARK_FLOOR`` of the set's largest value), values
+    within ``tolerance`` of that value. A good training image's own patches lie in the bank:
+    their distance is 0 up to float noise (faiss's |a|^2 - 2ab + |b|^2 leaves ~1e-2 on
+    some builds, the runtime recomputes it exactly), so such cells name no class.
     Returns the largest difference relative to that value."""
     scale = max(float(e.max()) for e in eager)
     worst = 0.0
     for m, e in zip(mine, eager, strict=True):
         assert m.shape == e.shape
         worst = max(worst, float(np.abs(m - e).max()) / scale)
-        marked = e.max(axis=0) > tolerance * scale
+        marked = e.max(axis=0) > max(tolerance, MARK_FLOOR) * scale
         np.testing.assert_array_equal(m.argmax(axis=0)[marked], e.argmax(axis=0)[marked])
     assert worst <= tolerance
     return worst
@@ -365,7 +370,7 @@ def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, 
     full = EvidenceMaps('fused', maps.levels, CLASSES, maps.scorer, tiny_evidence.bank.bank)
     eager = [tiny_evidence.maps(f) for f in eager_features]
     float32 = _assert_same_maps([full.grid_maps(f.patches) for f in eager_features], eager,
-                                1e-5)
+                                FLOAT_NOISE)
     float16 = _assert_same_maps([maps.grid_maps(f.patches) for f in eager_features], eager,
                                 MAP_TOLERANCE_SAME_INPUT)
     judged = exported.judge(images[0], maps=True)
@@ -471,7 +476,8 @@ def test_a_detector_verdict_with_heat_maps_judges_by_the_detector(detector, tiny
     maps only: the verdicts stay the detector's, and the stage-1 pass runs only for maps."""
     model_dir = export_tiny(detector, str(tmp_path), True,
                             ExportVerdict('detector', 0.5, tiny_evidence, heat_maps=True))
-    assert {'evidence.json', 'evidence.npz', 'evidence_bank.npy'} <= set(os.listdir(model_dir))
+    assert {'evidence.npz', 'evidence_bank.npy'} <= set(os.listdir(model_dir))
+    assert all(os.path.isfile(f) for f in paddle_model_files(model_dir, 'evidence'))
     exported = ExportedDetector(model_dir)
     assert exported.heat_map == 'fused' and exported.verdict['source'] == 'detector'
     assert all(j['maps'] is None and j['classifier_scores'] is None
