@@ -35,13 +35,14 @@ def move_files_into(src_dir, dst_dir, last=None):
 
 
 @contextlib.contextmanager
-def atomic_file(path):
-    """Yield a temporary path beside ``path`` to write; on success it is renamed to ``path``
-    as an ordinary ``0644`` file (``mkstemp`` creates ``0600``), on error it is deleted and
+def atomic_file(path, suffix=''):
+    """Yield a temporary path beside ``path`` to write (ending in ``suffix``, for writers
+    that go by the file name's extension); on success it is renamed to ``path`` as an
+    ordinary ``0644`` file (``mkstemp`` creates ``0600``), on error it is deleted and
     ``path`` is untouched."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=suffix, dir=folder)
     os.close(fd)
     try:
         yield tmp

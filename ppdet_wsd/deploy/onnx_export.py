@@ -7,8 +7,8 @@ paddle 2.6 line the conversion is unavailable (:func:`onnx_unavailable_reason`);
 ``model.onnx`` converted elsewhere still runs there.
 """
 import os
-import tempfile
 
+from ppdet_wsd_runtime.atomic import atomic_file
 from ppdet_wsd_runtime.model_dir import (EVIDENCE, MODEL, ModelFolderError, onnx_name,
                                          paddle_model_files)
 from ppdet_wsd_runtime.quiet import host_noise_filtered
@@ -59,14 +59,6 @@ def export_onnx(model_dir):
 def _convert(program, params, target):
     """paddle2onnx of one Paddle graph into ``target`` (temporary file + rename)."""
     import paddle2onnx
-    model_dir = os.path.dirname(target)
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix='.onnx', dir=model_dir)
-    os.close(fd)
-    try:
+    with atomic_file(target, suffix='.onnx') as tmp:
         paddle2onnx.export(program, params, tmp, opset_version=OPSET, optimize_tool='none')
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return target
