@@ -13,7 +13,7 @@ from conftest import write_image
 from ppdet_wsd_runtime.evidence_input import InputGeometry
 
 from ppdet_wsd.deploy.export import export_model
-from ppdet_wsd.engine.detect import detect_records
+from ppdet_wsd.engine.prediction.detect import detect_records
 from ppdet_wsd.evidence.features import FeatureExtractor
 
 CANVAS = [48, 64]   # H, W: not square, so the letterbox pads

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ppdet_wsd.engine import checkpointer as checkpointer_module
-from ppdet_wsd.engine.checkpointer import WSDCheckpointer
+from ppdet_wsd.engine.training import checkpointer as checkpointer_module
+from ppdet_wsd.engine.training.checkpointer import WSDCheckpointer
 from ppdet_wsd_runtime.atomic import atomic_dir, write_json_atomic
 
 

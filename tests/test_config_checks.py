@@ -6,7 +6,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from ppdet_wsd.engine.commands import pseudo_options
-from ppdet_wsd.engine.refinement import refinement_options
+from ppdet_wsd.engine.training.refinement import refinement_options
 from ppdet_wsd.evidence.settings import check_patch_evidence
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config
 from tool_runner import _run

@@ -246,3 +246,30 @@ def test_a_second_check_decodes_only_the_images_that_changed(messy, tmp_path, mo
     check = check_dataset(messy, cache_file=cache)
     assert decoded[1:] == ['corrupt.png', 'missing.png']
     assert [f for f, _ in check.skipped] == ['empty.png', 'missing.png']
+
+
+def test_datasets_take_image_sizes_from_the_check_and_decode_only_changed_images(
+        tmp_path, monkeypatch):
+    from ppdet_wsd.data import image_label_dataset as dataset_module
+    root = str(tmp_path)
+    make_dataset(root)
+    _add(root, 'broken.png', b'not a png', 'spot', 'train')
+    cache = os.path.join(root, 'check_cache.json')
+    check = check_dataset(root, cache_file=cache)
+    assert [f for f, _ in check.skipped] == ['broken.png']
+    decoded = []
+    original = dataset_module.read_image_rgb
+    monkeypatch.setattr(dataset_module, 'read_image_rgb',
+                        lambda path: decoded.append(os.path.basename(path)) or original(path))
+    dataset = ImageLabelDataSet(dataset_dir=root, split='train', check_cache=cache)
+    dataset.parse_dataset()
+    assert decoded == []  # every size came from the check
+    assert [(os.path.basename(r['im_file']), r['h'], r['w']) for r in dataset.roidbs][:2] == \
+        [('good_0.png', 32, 32), ('good_1.png', 32, 32)]
+    assert [(os.path.basename(p), why) for p, why in dataset.skipped] == \
+        [('broken.png', dict(check.skipped)['broken.png'])]
+    write_image(os.path.join(root, 'images', 'good_1.png'), _texture(40, 24, 99))  # changed
+    dataset = ImageLabelDataSet(dataset_dir=root, split='train', check_cache=cache)
+    dataset.parse_dataset()
+    assert decoded == ['good_1.png']
+    assert [(r['h'], r['w']) for r in dataset.roidbs][:2] == [(32, 32), (40, 24)]

@@ -115,7 +115,7 @@ def test_infer_draws_boxes_and_the_exported_model_agrees(detector, tiny_dataset)
     onnx = [] if onnx_unavailable_reason() else ['--int8', '--calibration_images', '6']
     run_tool('export_model.py', '-c', CONFIG, '-o', WEIGHTS, *data, '--output_dir', 'exported',
              *onnx, cwd=workdir)
-    from ppdet_wsd.engine.detect import detection_result
+    from ppdet_wsd.engine.prediction.detect import detection_result
     from ppdet_wsd_runtime.predictor import ExportedDetector
     model_dir = os.path.join(workdir, 'exported', 'rmil_demo')
     picked = results[::10]

@@ -9,8 +9,8 @@ import pytest
 
 from ppdet_wsd.data.ground_truth import GroundTruthImage
 from ppdet_wsd.demo.synthetic import make_defect_dataset
-from ppdet_wsd.engine import checkpointer as checkpointer_module
-from ppdet_wsd.engine.checkpointer import WSDCheckpointer
+from ppdet_wsd.engine.training import checkpointer as checkpointer_module
+from ppdet_wsd.engine.training.checkpointer import WSDCheckpointer
 from ppdet_wsd.metrics import image_level_report, operating_threshold, selection_score
 from ppdet_wsd.metrics.box_mode import box_evaluation_mode
 from ppdet_wsd.metrics.detection_metric import box_report

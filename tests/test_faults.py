@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, write_image
-from ppdet_wsd.engine import checkpointer as checkpointer_module
-from ppdet_wsd.engine.checkpointer import WSDCheckpointer
-from ppdet_wsd.engine.loss_guard import FiniteLossGuard, NonFiniteLossError
+from ppdet_wsd.engine.training import checkpointer as checkpointer_module
+from ppdet_wsd.engine.training.checkpointer import WSDCheckpointer
+from ppdet_wsd.engine.training.loss_guard import FiniteLossGuard, NonFiniteLossError
 from ppdet_wsd.evidence.features import ImageFeatures
 from ppdet_wsd.evidence.store import FeatureStore
 from ppdet_wsd.pipeline import records
@@ -74,7 +74,7 @@ def test_a_nan_loss_stops_training_and_keeps_the_last_good_snapshot(tiny_dataset
         capture_output=True, text=True)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith('ppdet_wsd.engine.loss_guard.NonFiniteLossError: non-finite loss '
+    assert last.startswith('ppdet_wsd.engine.training.loss_guard.NonFiniteLossError: non-finite loss '
                            'at epoch 1, step 0: loss = nan; training stopped')
     saved = sorted(os.listdir(tmp_path / 'output' / 'cam_demo'))
     assert saved == ['0.pdopt', '0.pdparams', '0.pdstate'], \

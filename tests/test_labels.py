@@ -85,3 +85,22 @@ def test_missing_folder_and_empty_folder(tmp_path):
         load_labeled_images(str(tmp_path / 'nope'))
     with pytest.raises(DatasetError, match='neither labels.csv nor class folders'):
         load_labeled_images(str(tmp_path))
+
+
+def test_labels_are_parsed_once_per_process_until_the_csv_changes(tmp_path, monkeypatch):
+    from ppdet_wsd.data import labels as labels_module
+    root = str(tmp_path)
+    write_labels(root, _images({'good': 4, 'spot': 4}))
+    scans = []
+    original = labels_module.scan_layout
+    monkeypatch.setattr(labels_module, 'scan_layout',
+                        lambda *a, **k: scans.append(a) or original(*a, **k))
+    first, image_root = load_labeled_images(root)
+    again, _ = load_labeled_images(root)
+    assert len(scans) == 1 and again == first and again is not first
+    assert load_labeled_images(root, seed=1)[0] != first and len(scans) == 2  # other args
+    with open(os.path.join(root, 'labels.csv'), 'a', encoding='utf-8') as f:
+        f.write('spot_9.png,spot\n')
+    changed, _ = load_labeled_images(root)
+    assert len(scans) == 3 and len(changed) == len(first) + 1
+    assert image_root == os.path.join(root, 'images')

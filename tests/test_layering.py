@@ -154,3 +154,18 @@ def test_no_package_imports_a_package_that_imports_it_back():
         if back:
             loops.append(f'{path}:{line}: {source} -> {target}, and back: {" -> ".join(back)}')
     assert not loops, 'imports in a loop between packages:\n' + '\n'.join(loops)
+
+
+def test_prediction_loops_never_import_training():
+    """Inside ``engine/``: ``training/`` (the trainer and its callbacks) may run the
+    prediction loops of ``prediction/`` (the refinement's teacher pass does), never the
+    reverse."""
+    back = [f'{path}:{line}: imports {name}'
+            for path, (module, is_package, _) in plugin_files().items()
+            if module.startswith(f'{PACKAGE}.engine.prediction')
+            for line, name in imported_modules(
+                open(os.path.join(REPO_ROOT, path), encoding='utf-8').read(), module, is_package)
+            if name.startswith(f'{PACKAGE}.engine.training')]
+    assert not back, 'engine/prediction imports engine/training:\n' + '\n'.join(back)
+    assert any(module == f'{PACKAGE}.engine.prediction.detect'
+               for module, _, _ in plugin_files().values())

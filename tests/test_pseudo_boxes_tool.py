@@ -7,7 +7,7 @@ import pytest
 from ppdet.core.workspace import AttrDict
 
 from ppdet_wsd.data.image_label_dataset import ImageLabelDataSet
-from ppdet_wsd.engine import pseudo_boxes as engine
+from ppdet_wsd.engine.prediction import cam_boxes as engine
 from ppdet_wsd.pseudo.generator import CAMPseudoBoxGenerator
 from tiny_models import tiny_classifier
 

@@ -3,7 +3,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppdet_wsd.engine.refinement import EMATeacher, changed_images, refinement_options
+from ppdet_wsd.engine.training.refinement import EMATeacher, changed_images, refinement_options
 from ppdet_wsd.pseudo.refine import MiningRule
 from tiny_models import tiny_detector
 
@@ -99,7 +99,7 @@ def test_running_a_model_over_records_leaves_their_boxes_alone(tiny_dataset):
     from ppdet.data.reader import Compose
 
     from ppdet_wsd.data.box_dataset import BoxLabelDataSet
-    from ppdet_wsd.engine.batches import image_batches
+    from ppdet_wsd.engine.prediction.batches import image_batches
     dataset = BoxLabelDataSet(dataset_dir=tiny_dataset,
                               boxes_file=f'{tiny_dataset}/annotations.json')
     dataset.parse_dataset()

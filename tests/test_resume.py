@@ -18,11 +18,11 @@ from ppdet.data.reader import TrainReader
 
 from conftest import REPO_ROOT
 from ppdet_wsd.data.box_dataset import BoxLabelDataSet
-from ppdet_wsd.engine import checkpointer as checkpointer_module
-from ppdet_wsd.engine.checkpointer import WSDCheckpointer
-from ppdet_wsd.engine.epoch_start import EpochLoader, EpochStart, epoch_seed
-from ppdet_wsd.engine.refinement import EMATeacher, OnlineRefinement
-from ppdet_wsd.engine.train_state import load_state
+from ppdet_wsd.engine.training import checkpointer as checkpointer_module
+from ppdet_wsd.engine.training.checkpointer import WSDCheckpointer
+from ppdet_wsd.engine.training.epoch_start import EpochLoader, EpochStart, epoch_seed
+from ppdet_wsd.engine.training.refinement import EMATeacher, OnlineRefinement
+from ppdet_wsd.engine.training.train_state import load_state
 from ppdet_wsd.pseudo.settings import Refinement
 from ppdet_wsd_runtime import atomic
 from tiny_models import tiny_detector
@@ -35,7 +35,7 @@ DIE_AT_STEP = '''import os, runpy, sys
 sys.path.insert(0, {tools!r})
 import _bootstrap
 import ppdet_wsd
-from ppdet_wsd.engine.loss_guard import FiniteLossGuard
+from ppdet_wsd.engine.training.loss_guard import FiniteLossGuard
 real = FiniteLossGuard.on_step_end
 def on_step_end(self, status):
     real(self, status)

@@ -30,9 +30,9 @@ from ppdet_wsd_runtime.verdict import source_scores
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
 from ..deploy.onnx_export import onnx_unavailable_reason
-from ..engine.batches import image_batches
+from ..engine.prediction.batches import image_batches
 from ..engine.commands import dataset_split, export, trained_model
-from ..engine.detect import detect_samples
+from ..engine.prediction.detect import detect_samples
 from ..evidence.features import FeatureExtractor
 from ..metrics import verdict_rates
 from ..metrics.detection_metric import detection_report

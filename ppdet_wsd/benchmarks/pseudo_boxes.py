@@ -19,8 +19,8 @@ from ppdet_wsd_runtime.heatmap import normalise_map
 from ..cam import build_cam
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import file_key
-from ..engine.batches import image_batches
-from ..engine.pseudo_boxes import boxes_for_image, cam_batches, labelled_classes
+from ..engine.prediction.batches import image_batches
+from ..engine.prediction.cam_boxes import boxes_for_image, cam_batches, labelled_classes
 from ..metrics.pseudo_box_report import localization_metrics
 from ..utils.provenance import git_commit, machine_summary
 from .report import write_section

@@ -34,7 +34,7 @@ from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.heatmap import normalise_map
 
 from ..data.ground_truth import load_ground_truth
-from ..engine.pseudo_boxes import to_coco
+from ..engine.prediction.cam_boxes import to_coco
 from ..evidence.run import evidence_results
 from ..metrics.box_mode import CLASS_AGNOSTIC, NO_BOXES
 from ..metrics.localization import box_iou

@@ -19,7 +19,6 @@ The pipeline's dataset stage runs this same check (:func:`check_dataset`); the i
 skips are left out by every stage.
 """
 import difflib
-import json
 import os
 import re
 from collections import Counter
@@ -31,6 +30,7 @@ from tqdm import tqdm
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 
+from .check_cache import cached_entry, check_cache_document, file_stamp, read_check_cache
 from .ground_truth import load_ground_truth
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
@@ -40,7 +40,6 @@ HUGE_SIDE = 4096    # px: a longer side is decoded at full size (slow, memory hu
 SIMILAR_NAMES = 0.8  # difflib ratio from which two class names look like one misspelt
 RARE_SHARE = 0.2     # ... when the rarer one has at most this share of the other's images
 EXAMPLES = 5         # files named in a note
-CACHE_VERSION = 1    # bump when what an image check decides changes
 
 
 @dataclass
@@ -262,26 +261,6 @@ def _truth_notes(root, sizes):
     return notes
 
 
-def _stamp(path):
-    """``[size, mtime in ns]`` of a file, or None when it does not exist."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def _read_cache(cache_file):
-    """``{file: entry}`` of an earlier check's image results (empty when there is none,
-    it cannot be read, or it is of another version)."""
-    try:
-        with open(cache_file, encoding='utf-8') as f:
-            data = json.load(f)
-    except (OSError, TypeError, ValueError):
-        return {}
-    return data.get('images', {}) if data.get('version') == CACHE_VERSION else {}
-
-
 def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv',
                   split_file='splits.csv', val_fraction=0.1, test_fraction=0.2, seed=0,
                   progress=False, cache_file=None):
@@ -328,13 +307,13 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
     if check.layout == label_file and not os.path.isdir(check.image_root):
         check.errors.append(f'{check.image_root}: image folder not found')
         return check
-    seen = _read_cache(cache_file)
+    seen = read_check_cache(cache_file)
     inspected = {}
     for im in tqdm(images, desc='checking images', disable=not progress, leave=False):
         path = os.path.join(check.image_root, im.file)
-        stamp = _stamp(path)
-        entry = seen.get(im.file)
-        if entry is None or entry['stamp'] != stamp or stamp is None:
+        entry = cached_entry(seen, im.file, path)
+        if entry is None:
+            stamp = file_stamp(path)
             try:
                 size, kind = inspect_image(path)
                 entry = {'stamp': stamp, 'size': list(size), 'kind': kind}
@@ -348,7 +327,7 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
         check.kinds[entry['kind']] += 1
         check.images.append(im)
     if cache_file:
-        write_json_atomic(cache_file, {'version': CACHE_VERSION, 'images': inspected})
+        write_json_atomic(cache_file, check_cache_document(inspected))
     if check.layout == label_file:
         check.unlisted = _unlisted_files(check.image_root, {im.file for im in images})
     if strict:

@@ -9,6 +9,7 @@ from tqdm import tqdm
 from ppdet_wsd_runtime.image_io import ImageReadError, read_image_rgb
 
 from ..registry import register_data_source
+from .check_cache import cached_entry, read_check_cache
 from .labels import SPLITS, DatasetError, discover_classes, load_labeled_images, raise_problems
 
 logger = setup_logger(__name__)
@@ -37,6 +38,10 @@ class ImageLabelDataSet(DetDataset):
         seed (int): seed of any split made here.
         check_images (bool): decode every image once while parsing; unreadable or
             missing images are skipped with a warning and counted in ``skipped``.
+        check_cache (str | None): a dataset check's cache file
+            (:mod:`ppdet_wsd.data.check_cache`; the pipeline sets its own): an image
+            unchanged since that check takes its size, or its reason to be skipped,
+            from there instead of being decoded again.
 
     After ``parse_dataset``: ``classes``, ``roidbs``, ``skipped`` and ``image_root``
     (the folder that ``labels.csv`` paths are relative to).
@@ -45,7 +50,7 @@ class ImageLabelDataSet(DetDataset):
     def __init__(self, dataset_dir=None, split='train', classes=None,
                  image_dir='images', label_file='labels.csv', split_file='splits.csv',
                  val_fraction=0.1, test_fraction=0.2, seed=0, check_images=True,
-                 data_fields=['image'], sample_num=-1, **kwargs):
+                 check_cache=None, data_fields=['image'], sample_num=-1, **kwargs):
         super().__init__(dataset_dir=dataset_dir, image_dir=image_dir,
                          data_fields=data_fields, sample_num=sample_num, **kwargs)
         if split is not None and split not in SPLITS:
@@ -58,6 +63,7 @@ class ImageLabelDataSet(DetDataset):
         self.test_fraction = test_fraction
         self.seed = seed
         self.check_images = check_images
+        self.check_cache = check_cache
         self.skipped = []
         self.roidbs = None
         self.image_root = None
@@ -79,11 +85,13 @@ class ImageLabelDataSet(DetDataset):
         if self.sample_num > 0:
             chosen = chosen[:self.sample_num]
         index = {name: i for i, name in enumerate(self.classes)}
+        checked = read_check_cache(self.check_cache) if self.check_cache else {}
         records = []
         for im_id, image in enumerate(tqdm(chosen, desc=f'reading {self.split or "all"} images',
                                            disable=not self.check_images, leave=False)):
-            record = self._record(os.path.join(self.image_root, image.file), im_id,
-                                  image.labels, index)
+            path = os.path.join(self.image_root, image.file)
+            record = self._record(path, im_id, image.labels, index,
+                                  cached_entry(checked, image.file, path))
             if record is not None:
                 records.append(record)
         self._report_skipped()
@@ -110,13 +118,19 @@ class ImageLabelDataSet(DetDataset):
                         for im in images if set(im.labels) - set(self.classes)])
         return self.classes
 
-    def _record(self, path, im_id, labels, index):
-        """One record, or ``None`` (and a note in ``skipped``) for a bad image."""
+    def _record(self, path, im_id, labels, index, checked=None):
+        """One record, or ``None`` (and a note in ``skipped``) for a bad image;
+        ``checked``: the dataset check's entry of the unchanged file, if any."""
         if not os.path.isfile(path):
             self.skipped.append((path, 'file not found'))
             return None
         h = w = None
-        if self.check_images:
+        if checked is not None:
+            if 'problem' in checked:
+                self.skipped.append((path, checked['problem']))
+                return None
+            h, w = checked['size']
+        elif self.check_images:
             try:
                 h, w = read_image_rgb(path).shape[:2]
             except ImageReadError as err:

@@ -23,6 +23,7 @@ SPLITS = ('train', 'val', 'test')
 
 
 MAX_LISTED = 30  # problems an error message lists; the check writes them all to a file
+_PARSED = {}  # load_labeled_images of this process: key -> (images, image root)
 
 
 class DatasetError(ValueError):
@@ -300,10 +301,24 @@ def scan_layout(dataset_dir, image_dir='images', label_file='labels.csv',
     return images, splits, os.path.join(dataset_dir, image_dir), problems
 
 
+def _file_identity(path):
+    """``(size, mtime in ns, inode)`` of a file (a rewrite or replacement changes it), or
+    None when there is no such file."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
 def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv',
                         split_file='splits.csv', val_fraction=0.1,
                         test_fraction=0.2, seed=0):
     """Find the layout of ``dataset_dir`` and return its labelled images with splits.
+
+    A ``labels.csv`` layout is parsed and checked once per process: a later call with the
+    same arguments, while ``labels.csv`` and ``splits.csv`` keep their size, modification
+    time and inode, returns the same images (a new list) without reading them again.
 
     Returns:
         tuple[list[LabeledImage], str]: the images (``file`` relative to the image
@@ -312,7 +327,17 @@ def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv'
         DatasetError: the folder does not exist or holds neither layout, or its CSV
             files have problems (all of them listed).
     """
+    csv_files = [os.path.join(dataset_dir, name) for name in (label_file, split_file)]
+    stamps = [_file_identity(path) for path in csv_files]
+    key = (os.path.abspath(dataset_dir), image_dir, label_file, split_file, val_fraction,
+           test_fraction, seed, repr(stamps))
+    if stamps[0] is not None and key in _PARSED:  # labels.csv unchanged: parsed already
+        images, image_root = _PARSED[key]
+        return list(images), image_root
     images, splits, image_root, problems = scan_layout(dataset_dir, image_dir, label_file,
                                                        split_file)
     raise_problems(problems)
-    return assign_splits(images, splits, val_fraction, test_fraction, seed), image_root
+    images = assign_splits(images, splits, val_fraction, test_fraction, seed)
+    if stamps[0] is not None:
+        _PARSED[key] = (tuple(images), image_root)
+    return list(images), image_root

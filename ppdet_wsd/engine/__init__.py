@@ -1,1 +1,2 @@
-"""Running things: config loading, the trainer, and the train/eval/infer/export commands."""
+"""Running things: config loading and the train / eval / infer / export commands
+(``commands.py``), training (``training/``) and prediction loops (``prediction/``)."""

@@ -22,11 +22,11 @@ from ..pseudo.settings import PseudoBoxes
 from ..utils.dist import is_main_process
 from ..utils.settings import section
 from .config import resolve_classes
-from .detect import detect_images
-from .infer import classify_images, list_images
-from .pseudo_boxes import generate_pseudo_boxes
-from .refinement import OnlineRefinement
-from .trainer import WSDTrainer
+from .prediction.detect import detect_images
+from .prediction.infer import classify_images, list_images
+from .prediction.cam_boxes import generate_pseudo_boxes
+from .training.refinement import OnlineRefinement
+from .training.trainer import WSDTrainer
 
 logger = setup_logger(__name__)
 TRAIN_SUMMARY = 'train_summary.json'
@@ -45,7 +45,7 @@ def train(cfg, validate=False, resume=None):
             then ends exactly where the uninterrupted run would.
         ``cfg.seed`` (int | None) seeds paddle, numpy and ``random`` first (head
         initialisation) and again from ``(seed, epoch)`` at each epoch's start (dropout,
-        augmentation; :mod:`~ppdet_wsd.engine.epoch_start`), so a run can be repeated.
+        augmentation; :mod:`~ppdet_wsd.engine.training.epoch_start`), so a run can be repeated.
     Returns:
         WSDTrainer: the trained trainer (its ``model`` holds the final weights).
     """
@@ -160,8 +160,8 @@ def trained_model(cfg):
 
 def infer(cfg, infer_img=None, infer_dir=None, output_dir='output/infer', save_pictures=True):
     """Run ``cfg.weights`` on images: a classifier writes verdicts and heat maps
-    (:func:`ppdet_wsd.engine.infer.classify_images`), a detector verdicts and boxes
-    (:func:`ppdet_wsd.engine.detect.detect_images`)."""
+    (:func:`ppdet_wsd.engine.prediction.infer.classify_images`), a detector verdicts and boxes
+    (:func:`ppdet_wsd.engine.prediction.detect.detect_images`)."""
     paths = list_images(infer_img, infer_dir)
     model, classes = trained_model(cfg)
     run = detect_images if isinstance(model, RetinaNetMIL) else classify_images

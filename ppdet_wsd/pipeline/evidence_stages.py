@@ -23,7 +23,7 @@ from ppdet_wsd_runtime.image_io import read_image_rgb
 from ..data.ground_truth import load_ground_truth
 from ..data.labels import discover_classes, load_labeled_images
 from ..engine.config import load_config
-from ..engine.pseudo_boxes import to_coco
+from ..engine.prediction.cam_boxes import to_coco
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import fit_evidence
 from ..evidence.geometry import choose_short_side

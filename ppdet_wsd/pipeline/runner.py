@@ -18,6 +18,7 @@ from ppdet_wsd_runtime.atomic import write_json_atomic, write_text_atomic
 from ppdet_wsd_runtime.threads import set_default_threads
 
 from ..data.check import check_dataset
+from ..data.check_cache import CHECK_CACHE_FILE
 from ..data.labels import MAX_LISTED, DatasetError
 from ..utils.fingerprint import fingerprint
 from . import records
@@ -30,7 +31,6 @@ PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 LOCK = '.pipeline.lock'
 CHECK_FILE = 'dataset_check.txt'
 SKIPPED_FILE = 'skipped_images.txt'
-CHECK_CACHE = 'dataset_check_cache.json'  # images not changed since are not decoded again
 
 
 class PipelineError(RuntimeError):
@@ -93,7 +93,7 @@ def profile_dataset(spec):
     """
     root, out = spec['dataset_dir'], spec['output_dir']
     check = check_dataset(root, strict=spec['strict'], progress=True,
-                          cache_file=os.path.join(out, CHECK_CACHE))
+                          cache_file=os.path.join(out, CHECK_CACHE_FILE))
     write_text_atomic(os.path.join(out, CHECK_FILE), check.summary() + '\n')
     write_text_atomic(os.path.join(out, SKIPPED_FILE),
                       ''.join(f'{line}\n' for line in check.skipped_lines()))

@@ -14,18 +14,20 @@ import json
 import math
 import os
 
-from ppdet.core.workspace import create, merge_config
+from ppdet.core.workspace import create, global_config, merge_config
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.predictor import exported_heat_map, exported_speed
 
+from ..data.check_cache import CHECK_CACHE_FILE
+from ..data.image_label_dataset import ImageLabelDataSet
 from ..deploy.verdict_export import ExportVerdict
 from ..engine.commands import (dataset_split, export, fit_to_targets, train, trained_model,
                                val_threshold_and_test)
 from ..engine.config import load_config, select_device
-from ..engine.detect import detect_images
-from ..engine.refinement import refinement_options
+from ..engine.prediction.detect import detect_images
+from ..engine.training.refinement import refinement_options
 from ..evidence.model import EvidenceModel
 from ..metrics import verdict_rates
 from ..utils.dist import is_main_process
@@ -46,11 +48,16 @@ def _path(task, stage, *parts):
 
 
 def stage_config(task, config, opts):
-    """Load a stage config into ppdet's global config, pointed at the pipeline's dataset,
-    folder and input size; a cosine schedule follows the (possibly overridden) epochs."""
+    """Load a stage config into ppdet's global config, pointed at the pipeline's dataset
+    (and its dataset check, so no stage decodes an image the check already read), folder
+    and input size; a cosine schedule follows the (possibly overridden) epochs."""
     cfg = load_config(config)
-    dataset = {'dataset_dir': task['dataset_dir']}
-    merge_config({'TrainDataset': dataset, 'EvalDataset': dict(dataset)})
+    checked = os.path.join(task['output_dir'], CHECK_CACHE_FILE)
+    for key in ('TrainDataset', 'EvalDataset'):
+        dataset = {'dataset_dir': task['dataset_dir']}
+        if _takes_check_cache(cfg.get(key)):
+            dataset['check_cache'] = checked  # the dataset stage decoded every image once
+        merge_config({key: dataset})
     merge_config(opts or {})
     cfg['filename'] = task['stage']
     cfg['save_dir'] = task['output_dir']
@@ -58,6 +65,14 @@ def stage_config(task, config, opts):
     _follow_epochs(cfg)
     select_device(cfg)
     return cfg
+
+
+def _takes_check_cache(section):
+    """True when a dataset section builds an :class:`ImageLabelDataSet` (or a subclass),
+    which can read the run's dataset check instead of decoding its images again."""
+    schema = global_config.get((section or {}).get('name'))
+    source = getattr(getattr(schema, 'pymodule', None), getattr(schema, 'name', ''), None)
+    return isinstance(source, type) and issubclass(source, ImageLabelDataSet)
 
 
 def _follow_epochs(cfg):

@@ -46,7 +46,7 @@ class PseudoBoxes:
 
 @register_module
 class Refinement:
-    """Online refinement (:class:`ppdet_wsd.engine.refinement.OnlineRefinement`): an EMA
+    """Online refinement (:class:`ppdet_wsd.engine.training.refinement.OnlineRefinement`): an EMA
     teacher re-mines the training images' pseudo boxes after epoch ``start_epoch`` and every
     ``interval`` epochs after it.
 

@@ -10,11 +10,11 @@ from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
-from ..pseudo.refine import MiningRule
-from ..pseudo.settings import Refinement
-from ..utils.dist import is_main_process
-from ..utils.settings import section
-from .detect import detect_records
+from ...pseudo.refine import MiningRule
+from ...pseudo.settings import Refinement
+from ...utils.dist import is_main_process
+from ...utils.settings import section
+from ..prediction.detect import detect_records
 
 logger = setup_logger(__name__)
 REFINED_FILE = 'refined_boxes.json'

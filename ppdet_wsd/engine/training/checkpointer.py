@@ -9,8 +9,8 @@ from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import move_files_into
 
-from ..metrics.image_level import selection_score
-from ..utils.dist import is_main_process
+from ...metrics.image_level import selection_score
+from ...utils.dist import is_main_process
 from .train_state import collect_state, save_state
 
 logger = setup_logger(__name__)
@@ -28,7 +28,7 @@ class WSDCheckpointer(Callback):
     final epoch's model (logged), so a validated run always leaves a ``best_model``.
 
     An epoch snapshot (and ``model_final``) is a resume point: it also holds the training
-    state of the callbacks (``.pdstate``, :mod:`~ppdet_wsd.engine.train_state`; the best
+    state of the callbacks (``.pdstate``, :mod:`~ppdet_wsd.engine.training.train_state`; the best
     score so far is this callback's part), and its ``.pdparams`` is moved into place last,
     so a ``.pdparams`` means a complete snapshot. A validated run writes the snapshot after
     the epoch's validation, so a resumed run neither repeats nor misses one.

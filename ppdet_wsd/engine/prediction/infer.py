@@ -13,7 +13,7 @@ from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.heatmap import caption, normalise_map, overlay_heatmap, resize_map
 from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, read_image_rgb
 
-from ..data.labels import GOOD_LABEL
+from ...data.labels import GOOD_LABEL
 from .batches import image_batches
 
 logger = setup_logger(__name__)

@@ -15,7 +15,7 @@ from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.results import box_list, detector_class_scores
 
-from ..visualization.gallery import write_gallery
+from ...visualization.gallery import write_gallery
 from .batches import image_batches
 from .infer import verdict
 

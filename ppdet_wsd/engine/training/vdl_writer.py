@@ -3,7 +3,7 @@ import numbers
 
 from ppdet.engine.callbacks import VisualDLWriter
 
-from ..utils.dist import is_main_process
+from ...utils.dist import is_main_process
 
 
 class WSDVisualDLWriter(VisualDLWriter):

@@ -17,12 +17,12 @@ from tqdm import tqdm
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
-from ..cam import build_cam
-from ..data.labels import file_key
-from ..pseudo.align import align_to_original
-from ..utils.dist import is_main_process
-from ..utils.fingerprint import fingerprint
-from ..visualization.review import (choose_review_files, render_review, save_review,
+from ...cam import build_cam
+from ...data.labels import file_key
+from ...pseudo.align import align_to_original
+from ...utils.dist import is_main_process
+from ...utils.fingerprint import fingerprint
+from ...visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
 from .batches import image_batches
 

@@ -2,11 +2,11 @@
 from ppdet.engine import Trainer
 from ppdet.engine.callbacks import ComposeCallback, LogPrinter
 
-from ..data.box_dataset import boxes_as_truth
-from ..data.ground_truth import load_ground_truth
-from ..data.labels import file_key
-from ..metrics import DetectionMetric, ImageLabelMetric
-from ..metrics.box_mode import NO_BOXES
+from ...data.box_dataset import boxes_as_truth
+from ...data.ground_truth import load_ground_truth
+from ...data.labels import file_key
+from ...metrics import DetectionMetric, ImageLabelMetric
+from ...metrics.box_mode import NO_BOXES
 from .checkpointer import WSDCheckpointer
 from .epoch_start import EpochLoader, EpochStart
 from .loss_guard import FiniteLossGuard
@@ -36,8 +36,8 @@ class WSDTrainer(Trainer):
     results (ppdet resets its metrics right after logging them).
 
     Resuming gives the uninterrupted run's result: each epoch's batches and random draws
-    depend on ``(seed, epoch)`` only (:mod:`~ppdet_wsd.engine.epoch_start`), and a snapshot
-    carries the callbacks' state (:mod:`~ppdet_wsd.engine.train_state`), read back into
+    depend on ``(seed, epoch)`` only (:mod:`~ppdet_wsd.engine.training.epoch_start`), and a snapshot
+    carries the callbacks' state (:mod:`~ppdet_wsd.engine.training.train_state`), read back into
     ``resume_state`` by :meth:`resume_weights` (``{}`` for a run that was not resumed).
     """
     last_results = {}
