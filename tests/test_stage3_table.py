@@ -32,3 +32,19 @@ def test_a_variant_writes_beside_the_run_with_its_own_detector_opts():
     assert variant['output_dir'] == 'out/run_x'
     assert variant['detector']['opts'] == {'epoch': 3, 'Refinement': {'enable': False}}
     assert spec['detector']['opts'] == {'epoch': 3}, 'the run itself is untouched'
+
+
+def test_seed_spread_rows_and_seed_folders(tmp_path):
+    from ppdet_wsd.benchmarks.stage3 import seed_dir, seed_lines
+    reports = {'default': _report(0.07, 0.16, 0.1), 'no_refinement': _report(0.128, 0.37, 0.1)}
+    seeded = {('default', 1): _report(0.15, 0.2, 0.1), ('default', 2): _report(0.11, 0.18, 0.1),
+              ('no_refinement', 1): _report(0.10, 0.35, 0.1)}
+    lines = seed_lines(reports, seeded)
+    assert '| (c) with refinement | run, 1, 2 | 0.070, 0.150, 0.110 | 0.110 | 0.070 - 0.150 | ' \
+           '0.180 | 0.900 |' in lines
+    assert '| (b) no refinement | run, 1 | 0.128, 0.100 | 0.114 | 0.100 - 0.128 | 0.360 | ' \
+           '0.900 |' in lines
+    assert seed_lines(reports, {}) == []
+    spec = {'output_dir': str(tmp_path / 'run') + '/'}
+    assert seed_dir(spec, 'default', 3) == str(tmp_path / 'run_seed3')
+    assert seed_dir(spec, 'no_refinement', 3) == str(tmp_path / 'run_no_refinement_seed3')

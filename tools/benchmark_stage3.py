@@ -30,10 +30,13 @@ def main():
     parser.add_argument('--doc', default=os.path.join(REPO, 'docs', 'benchmarks.md'))
     parser.add_argument('--variants', nargs='*', default=list(VARIANTS), choices=list(VARIANTS),
                         help='variants to run now (finished ones are kept in the table)')
+    parser.add_argument('--seeds', nargs='*', type=int, default=[],
+                        help='train the weak detector with and without refinement again with '
+                             'each of these seeds (spread between runs; finished ones are kept)')
     flags = parser.parse_args()
     spec = load_pipeline_config(flags.config, parse_overrides(flags.opt))
     benchmark_stage3(spec, 'python ' + shlex.join(sys.argv), flags.doc, flags.name,
-                     provenance(REPO) + NOTES, flags.variants)
+                     provenance(REPO) + NOTES, flags.variants, flags.seeds)
 
 
 if __name__ == '__main__':

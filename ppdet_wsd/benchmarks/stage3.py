@@ -9,6 +9,11 @@ Variants (each its own output folder ``<run>_<variant>``, run by the pipeline ru
 * ``supervised``: the same recipe (input canvas, anchors from its boxes, schedule) on the
   **true** boxes of ``annotations.json``, no refinement: the yardstick of the weak
   detector. Only this row reads ground-truth boxes for training, and says so.
+
+With extra ``seeds``, the weak detector with and without refinement is trained again with
+each seed (``<run>_seed<s>``, ``<run>_no_refinement_seed<s>``: the head's initialisation
+and each epoch's draw of good images change), so the table shows how far one recipe's
+test mAP moves between runs before two recipes are compared.
 """
 import copy
 import json
@@ -25,6 +30,8 @@ VARIANTS = {
                    {'Refinement': {'enable': False}}),
 }
 TRUE_BOXES = 'annotations.json'
+SEEDED = {'default': ('(c) with refinement', {}),
+          'no_refinement': ('(b) no refinement', {'Refinement': {'enable': False}})}
 
 
 def _fmt(value, digits=3):
@@ -52,13 +59,17 @@ def variant_spec(spec, variant_dir, opts):
     return out
 
 
-def variant_report(spec, name):
-    """The report of variant ``name`` of ``spec``'s run, or None when it has not run."""
-    path = os.path.join(f'{spec["output_dir"].rstrip(os.sep)}_{name}', 'report.json')
+def _report_in(folder):
+    path = os.path.join(folder, 'report.json')
     if not os.path.isfile(path):
         return None
     with open(path, encoding='utf-8') as f:
         return json.load(f)
+
+
+def variant_report(spec, name):
+    """The report of variant ``name`` of ``spec``'s run, or None when it has not run."""
+    return _report_in(f'{spec["output_dir"].rstrip(os.sep)}_{name}')
 
 
 def run_variants(spec, command_line, names=tuple(VARIANTS)):
@@ -76,6 +87,61 @@ def run_variants(spec, command_line, names=tuple(VARIANTS)):
                             os.path.join(variant_dir, 'pseudo_boxes', 'pseudo_boxes.json'))
         reports[name] = run_pipeline(variant_spec(spec, variant_dir, opts), command_line)
     return reports
+
+
+def seed_dir(spec, name, seed):
+    """The output folder of weak recipe ``name`` (:data:`SEEDED`) trained with ``seed``."""
+    stem = spec['output_dir'].rstrip(os.sep)
+    return f'{stem}_seed{seed}' if name == 'default' else f'{stem}_{name}_seed{seed}'
+
+
+def run_seeds(spec, command_line, seeds):
+    """Train the weak recipes of :data:`SEEDED` again with each of ``seeds`` beside the
+    run (stages 1-2 shared); returns ``{(name, seed): report}``, with the reports of seeds
+    run earlier (whatever ``seeds`` says) read back."""
+    reports = {}
+    for name, (_, opts) in SEEDED.items():
+        for seed in seeds:
+            folder = seed_dir(spec, name, seed)
+            prepare_variant(spec['output_dir'], folder)
+            reports[(name, seed)] = run_pipeline(
+                variant_spec(spec, folder, dict(opts, seed=int(seed))), command_line)
+    stem = os.path.basename(spec['output_dir'].rstrip(os.sep))
+    parent = os.path.dirname(spec['output_dir'].rstrip(os.sep)) or '.'
+    for entry in sorted(os.listdir(parent)):
+        for name in SEEDED:
+            prefix = f'{stem}_seed' if name == 'default' else f'{stem}_{name}_seed'
+            if entry.startswith(prefix) and entry[len(prefix):].isdigit():
+                seed = int(entry[len(prefix):])
+                if (name, seed) not in reports and _report_in(os.path.join(parent, entry)):
+                    reports[(name, seed)] = _report_in(os.path.join(parent, entry))
+    return reports
+
+
+def seed_lines(reports, seeded):
+    """The spread table: per weak recipe, test mAP@0.5, fit and detector val-chosen
+    AUROC of the run itself (its config's seed) and of every extra seed."""
+    if not seeded:
+        return []
+    lines = ['Spread between runs of one recipe (same pseudo boxes, seeds differ):', '',
+             '| recipe | seeds | test mAP@0.5 per seed | mean | min - max | fit (train mAP@0.5) '
+             'mean | detector image AUROC mean |', '|---|---|---|---|---|---|---|']
+    for name, (label, _) in SEEDED.items():
+        runs = [(None, reports.get(name))] + sorted(
+            (seed, r) for (n, seed), r in seeded.items() if n == name)
+        runs = [(seed, r) for seed, r in runs if r is not None and r['det_map50'] is not None]
+        if not runs:
+            continue
+        maps = [r['det_map50'] for _, r in runs]
+        fits = [r['fit_map50'] for _, r in runs if r['fit_map50'] is not None]
+        aurocs = [(r['detector'] or {}).get('image_auroc') for _, r in runs]
+        aurocs = [a for a in aurocs if a is not None]
+        names = ', '.join('run' if seed is None else str(seed) for seed, _ in runs)
+        lines.append(f'| {label} | {names} | {", ".join(_fmt(m) for m in maps)} | '
+                     f'{_fmt(sum(maps) / len(maps))} | {_fmt(min(maps))} - {_fmt(max(maps))} | '
+                     f'{_fmt(sum(fits) / len(fits) if fits else None)} | '
+                     f'{_fmt(sum(aurocs) / len(aurocs) if aurocs else None)} |')
+    return lines + ['']
 
 
 def _row(label, report, full_map50):
@@ -124,11 +190,14 @@ def stage3_lines(reports, classes):
     return lines
 
 
-def benchmark_stage3(spec, command_line, doc_path, key, header, names=tuple(VARIANTS)):
-    """Run :func:`run_variants` and write section ``stage3:<key>`` of ``doc_path``."""
+def benchmark_stage3(spec, command_line, doc_path, key, header, names=tuple(VARIANTS),
+                     seeds=()):
+    """Run :func:`run_variants` (and :func:`run_seeds` with ``seeds``) and write section
+    ``stage3:<key>`` of ``doc_path``."""
     reports = run_variants(spec, command_line, names)
+    seeded = run_seeds(spec, command_line, seeds)
     classes = reports['default']['dataset']['classes']
-    lines = list(header) + [''] + stage3_lines(reports, classes) + [
+    lines = list(header) + [''] + stage3_lines(reports, classes) + seed_lines(reports, seeded) + [
         'Reports: ' + ', '.join(f'`{r["config"]["output_dir"]}/report.html`'
                                 for r in reports.values() if r) + ' (each with its own '
         'command, commit and wall times in report.json)']
