@@ -110,3 +110,21 @@ def test_mil_loss_stays_finite_on_extreme_logits(pooling):
 def test_unknown_mil_pooling_is_refused():
     with pytest.raises(ValueError, match='MILHead.pooling'):
         MILHead(2, 'mean')
+
+
+def test_doubt_weight_scales_only_the_labelled_classes_background_terms():
+    boxes = [[[4, 4, 14, 12]], []]
+    labels = [[1, 0, 0], [0, 0, 0]]  # a defective image and a good one
+    loss = {w: losses_of(tiny_detector(doubt_weight=w), batch(boxes, labels))[0]['loss_cls']
+            for w in (0.0, 0.5, 1.0)}
+    assert loss[0.0] < loss[1.0]
+    assert loss[0.5] == pytest.approx(0.5 * (loss[0.0] + loss[1.0]), rel=1e-5)  # linear
+    good = [losses_of(tiny_detector(doubt_weight=w), batch([[], []], [[0, 0, 0]] * 2))[0]
+            for w in (0.0, 1.0)]
+    assert good[0]['loss_cls'] == pytest.approx(good[1]['loss_cls'], rel=1e-6)  # clean negatives
+    both = {w: losses_of(tiny_detector(doubt_weight=w), batch(boxes, [[1, 1, 0], [0, 0, 0]]))[0]
+            for w in (0.0, 1.0)}
+    assert both[1.0]['loss_cls'] == pytest.approx(loss[1.0], rel=1e-6)  # labels unused at 1
+    assert both[0.0]['loss_cls'] < loss[0.0]  # a second labelled class: more terms in doubt
+    with pytest.raises(ValueError, match='doubt_weight must be in'):
+        tiny_detector(doubt_weight=1.5)

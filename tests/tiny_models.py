@@ -37,7 +37,7 @@ def tiny_classifier(levels=2, pooling='lse', num_classes=3, dropout=0.2, **kwarg
     return CAMClassifier(backbone, head, **kwargs)
 
 
-def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, **kwargs):
+def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=1.0, **kwargs):
     """A seeded ``RetinaNetMIL`` on :class:`TinyBackbone` (strides 2 and 4, 8-channel FPN,
     one conv per tower, anchors 4-10 px)."""
     from ppdet.modeling.assigners.max_iou_assigner import MaxIoUAssigner
@@ -62,6 +62,7 @@ def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, **kwargs):
         bbox_assigner=MaxIoUAssigner(positive_overlap=0.5, negative_overlap=0.4,
                                      allow_low_quality=True),
         loss_class=FocalLoss(gamma=2.0, alpha=0.25), loss_bbox=SmoothL1Loss(beta=0.0),
-        nms=MultiClassNMS(score_threshold=0.0, keep_top_k=20, nms_threshold=0.5))
+        nms=MultiClassNMS(score_threshold=0.0, keep_top_k=20, nms_threshold=0.5),
+        doubt_weight=doubt_weight)
     mil = MILHead(num_classes=num_classes, pooling=mil_pooling) if with_mil else None
     return RetinaNetMIL(backbone, neck, head, mil, **kwargs)

@@ -25,7 +25,27 @@ class ScoredRetinaHead(RetinaHead):
     * ``forward`` always returns ``[cls_logits_list, bbox_reg_list]`` (per level
       ``[B, A*C, H_l, W_l]`` and ``[B, A*4, H_l, W_l]``) so the architecture can
       reuse the logits (MIL) before calling :meth:`get_loss`.
+    * ``doubt_weight`` (in [0, 1]) weights the background loss of a defective image's
+      **labelled** classes on anchors outside its boxes (``targets['img_label']``): pseudo
+      boxes miss instances and parts of defects, so there a labelled class is in doubt,
+      not known absent. 1 is plain RetinaNet; 0 ignores those terms, and the image's other
+      classes, and every class of a good image, stay clean negatives.
+
+    Args: those of ppdet's ``RetinaHead``, and ``doubt_weight`` (float).
     """
+
+    def __init__(self, num_classes=80, conv_feat='RetinaFeat',
+                 anchor_generator='RetinaAnchorGenerator', bbox_assigner='MaxIoUAssigner',
+                 loss_class='FocalLoss', loss_bbox='SmoothL1Loss', nms='MultiClassNMS',
+                 prior_prob=0.01, nms_pre=1000, weights=[1., 1., 1., 1.], doubt_weight=1.0):
+        super().__init__(num_classes=num_classes, conv_feat=conv_feat,
+                         anchor_generator=anchor_generator, bbox_assigner=bbox_assigner,
+                         loss_class=loss_class, loss_bbox=loss_bbox, nms=nms,
+                         prior_prob=prior_prob, nms_pre=nms_pre, weights=weights)
+        if not 0.0 <= float(doubt_weight) <= 1.0:
+            raise ValueError(f'ScoredRetinaHead.doubt_weight must be in [0, 1], got '
+                             f'{doubt_weight}')
+        self.doubt_weight = float(doubt_weight)
 
     def forward(self, neck_feats, targets=None):
         cls_logits, bbox_reg = [], []
@@ -35,6 +55,16 @@ class ScoredRetinaHead(RetinaHead):
             bbox_reg.append(self.retina_reg(reg_feat))
         return [cls_logits, bbox_reg]
 
+    def _doubtful_classes(self, targets):
+        """float32 ``[B, 1, C]``: 1 for each image's labelled classes, or None when
+        ``doubt_weight`` is 1 (nothing is weighted)."""
+        if self.doubt_weight == 1.0:
+            return None
+        if targets.get('img_label') is None:
+            raise ValueError('ScoredRetinaHead.doubt_weight < 1 needs the image labels '
+                             '(img_label) in the batch')
+        return paddle.to_tensor(targets['img_label']).astype('float32').unsqueeze(1)
+
     def get_loss(self, head_outputs, targets):
         """Focal loss on assigned anchors + score-weighted box loss on positives.
 
@@ -42,7 +72,8 @@ class ScoredRetinaHead(RetinaHead):
             head_outputs: ``forward``'s output.
             targets (dict): ``gt_bbox`` list of float32 ``[N_i, 4]`` (input pixels),
                 ``gt_class`` list of int32 ``[N_i, 1]``, optional ``gt_score`` list
-                of float32 ``[N_i, 1]`` in [0, 1].
+                of float32 ``[N_i, 1]`` in [0, 1], and ``img_label`` float32 ``[B, C]``
+                multi-hot (needed when ``doubt_weight < 1``).
         Returns:
             dict: 0-D ``loss_cls``, ``loss_reg``, ``loss`` (their sum); both
             normalised by ``max(1, #positive anchors)``.
@@ -51,7 +82,8 @@ class ScoredRetinaHead(RetinaHead):
         cls_logits = flatten_levels(head_outputs[0], self.num_classes)
         bbox_reg = flatten_levels(head_outputs[1], 4)
         scores = targets.get('gt_score') or [None] * len(targets['gt_bbox'])
-        cls_pred, cls_tar, reg_pred, reg_tar, reg_weight = [], [], [], [], []
+        doubt = self._doubtful_classes(targets)
+        cls_pred, cls_tar, cls_weight, reg_pred, reg_tar, reg_weight = [], [], [], [], [], []
         for i, (gt_bbox, gt_class, gt_score) in enumerate(
                 zip(targets['gt_bbox'], targets['gt_class'], scores)):
             matches, match_labels = self.bbox_assigner(anchors, gt_bbox)
@@ -64,6 +96,9 @@ class ScoredRetinaHead(RetinaHead):
                                    matches)
             cls_pred.append(cls_logits[i][chosen])
             cls_tar.append(classes[matches[chosen]])
+            if doubt is not None:  # [M_i, C]: doubt_weight where background meets a label
+                background = neg_mask[chosen].astype('float32').unsqueeze(1)
+                cls_weight.append(1.0 - (1.0 - self.doubt_weight) * background * doubt[i])
             num_pos = int(pos_mask.astype('int32').sum())
             if num_pos == 0:
                 continue
@@ -76,8 +111,13 @@ class ScoredRetinaHead(RetinaHead):
             reg_weight.append(weight)
         num_pos = sum(int(p.shape[0]) for p in reg_pred)
         avg_factor = max(1.0, float(num_pos))
-        loss_cls = (self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
-                                    reduction='sum') / avg_factor).reshape([])
+        if doubt is None:
+            loss_cls = self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
+                                       reduction='sum')
+        else:
+            loss_cls = (self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
+                                        reduction='none') * paddle.concat(cls_weight)).sum()
+        loss_cls = (loss_cls / avg_factor).reshape([])
         if num_pos:
             per_box = self.loss_bbox(paddle.concat(reg_pred), paddle.concat(reg_tar),
                                      reduction='none').sum(axis=1)
