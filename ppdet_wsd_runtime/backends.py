@@ -1,6 +1,8 @@
 """The engines that run an exported graph on the CPU: Paddle Inference with oneDNN, or
-onnxruntime. Each takes a float32 ``image`` batch ``[B, 3, H, W]`` and returns the graph's
-outputs as numpy arrays, in the order of ``infer_cfg.yml``'s ``outputs``."""
+onnxruntime. Each takes the graph's float32 inputs (an ``image`` batch ``[B, 3, H, W]``;
+a head graph fed by a shared backbone: its maps, in the order of ``input_names``) and
+returns the graph's outputs as numpy arrays, in the order of ``infer_cfg.yml``'s
+``outputs``."""
 from .model_dir import MODEL, model_size_mb, onnx_model_file, paddle_model_files
 from .quiet import host_noise_filtered
 from .threads import default_threads
@@ -24,13 +26,16 @@ class PaddleBackend:
         config.set_cpu_math_library_num_threads(threads or default_threads(training=False))
         config.disable_glog_info()  # no "--- Running PIR pass ..." lines on the console
         self.predictor = paddle_infer.create_predictor(config)
-        self.input = self.predictor.get_input_handle(self.predictor.get_input_names()[0])
+        self.input_names = list(self.predictor.get_input_names())
+        self.inputs = [self.predictor.get_input_handle(n) for n in self.input_names]
         self.outputs = [self.predictor.get_output_handle(n)
                         for n in self.predictor.get_output_names()]
 
-    def run(self, image):
-        self.input.reshape(image.shape)
-        self.input.copy_from_cpu(image)
+    def run(self, *arrays):
+        """The outputs for ``arrays``, one per input of ``input_names``."""
+        for handle, array in zip(self.inputs, arrays, strict=True):
+            handle.reshape(array.shape)
+            handle.copy_from_cpu(array)
         self.predictor.run()
         return [handle.copy_to_cpu() for handle in self.outputs]
 
@@ -58,10 +63,11 @@ class OnnxBackend:
         options.log_severity_level = 3  # errors only (paddle2onnx leaves unused constants)
         self.session = ort.InferenceSession(self.files[0], options,
                                             providers=['CPUExecutionProvider'])
-        self.input = self.session.get_inputs()[0].name
+        self.input_names = [i.name for i in self.session.get_inputs()]
 
-    def run(self, image):
-        return self.session.run(None, {self.input: image})
+    def run(self, *arrays):
+        """The outputs for ``arrays``, one per input of ``input_names``."""
+        return self.session.run(None, dict(zip(self.input_names, arrays, strict=True)))
 
     @property
     def size_mb(self):

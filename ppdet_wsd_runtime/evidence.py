@@ -153,6 +153,12 @@ class ExportedEvidence:
         self.outputs = list(section['outputs'])
         self.backend = create_backend(backend, model_dir, threads, stem=EVIDENCE)
 
+    def backbone_maps(self, batch):
+        """``{name: float32 map}`` of the backbone graph on a preprocessed ``batch``
+        ``[B, 3, H, W]``: the maps ``section['outputs']`` names (with a backbone shared
+        with the detector, the detector head's inputs too)."""
+        return dict(zip(self.outputs, self.backend.run(batch)))
+
     def scores(self, images):
         """float32 ``[N, C]`` class scores of uint8 RGB images ``[H, W, 3]``."""
         return self.evaluate(images)[0]
@@ -173,8 +179,7 @@ class ExportedEvidence:
         for i, (x, _) in enumerate(prepared):
             groups.setdefault(x.shape, []).append(i)
         for ids in groups.values():
-            out = dict(zip(self.outputs, self.backend.run(
-                np.stack([prepared[i][0] for i in ids]))))
+            out = self.backbone_maps(np.stack([prepared[i][0] for i in ids]))
             for row, i in enumerate(ids):
                 patches, pooled = self.scorer.features(out['stride8'][row], out['stride16'][row],
                                                        out['head'][row], prepared[i][1])

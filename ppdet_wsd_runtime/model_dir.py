@@ -5,8 +5,10 @@ Written by :func:`ppdet_wsd.deploy.export.export_model` (and the ONNX steps):
 * ``infer_cfg.yml``: ``arch``, ``classes``, ``image_shape`` ``[3, H, W]``,
   ``operating_threshold`` (the verdict threshold chosen for the model), ``Preprocess``
   (the ops :mod:`.preprocess` runs), ``outputs`` (the graph's output names, in order) and,
-  for a detector, ``postprocess`` (:mod:`.retina_decode`) and optionally ``verdict``
-  (:mod:`.verdict`: the image verdict's source and threshold);
+  for a detector, ``postprocess`` (:mod:`.retina_decode`), optionally ``verdict``
+  (:mod:`.verdict`: the image verdict's source and threshold) and, when the detector's
+  backbone is the stage-1 one exported once, ``backbone`` (``graph: evidence``, ``inputs``:
+  the names of its maps that ``model.*`` takes);
 * ``model.json`` (paddle 3, PIR) or ``model.pdmodel`` (paddle 2.6), and ``model.pdiparams``;
 * optionally ``model.onnx`` and ``model_int8.onnx`` (:mod:`ppdet_wsd.deploy.onnx_export`,
   :mod:`ppdet_wsd.deploy.quantize`);

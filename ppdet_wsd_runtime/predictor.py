@@ -11,7 +11,8 @@ import numpy as np
 from .backends import create_backend
 from .detections import clip_boxes
 from .evidence import ExportedEvidence
-from .model_dir import INFER_CFG, is_detector, model_size_mb, read_infer_cfg
+from .model_dir import (INFER_CFG, ModelFolderError, is_detector, model_size_mb,
+                        read_infer_cfg)
 from .preprocess import Preprocess
 from .results import detector_class_scores
 from .retina_decode import RetinaDecoder
@@ -82,6 +83,23 @@ class ExportedDetector(ExportedModel):
             self.evidence = ExportedEvidence(model_dir, self.verdict['evidence'], self.classes,
                                              backend, threads)
             self.preprocess.keep_rgb = True
+        self.backbone = self.infer_cfg.get('backbone')
+        if self.backbone is not None and self.evidence is None:
+            raise ModelFolderError(f'{os.path.join(model_dir, INFER_CFG)}: the detector\'s '
+                                   f'backbone is the stage-1 graph ({self.backbone}), but the '
+                                   f'verdict section has no evidence to load it from')
+
+    def run(self, samples):
+        """The detector graph's outputs for preprocessed ``samples``; with a backbone
+        shared with the stage-1 classifier (``infer_cfg.yml``'s ``backbone``), the
+        ``evidence.*`` graph's maps of the same input feed ``model.*``."""
+        if self.backbone is None:
+            return super().run(samples)
+        if not samples:
+            raise ValueError('no image to run: samples is empty')
+        maps = self.evidence.backbone_maps(
+            np.stack([s['image'] for s in samples]).astype(np.float32))
+        return self.backend.run(*[maps[n] for n in self.backend.input_names])
 
     @property
     def heat_map(self):

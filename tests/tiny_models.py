@@ -37,9 +37,11 @@ def tiny_classifier(levels=2, pooling='lse', num_classes=3, dropout=0.2, **kwarg
     return CAMClassifier(backbone, head, **kwargs)
 
 
-def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=1.0, **kwargs):
+def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=1.0,
+                  backbone=None, **kwargs):
     """A seeded ``RetinaNetMIL`` on :class:`TinyBackbone` (strides 2 and 4, 8-channel FPN,
-    one conv per tower, anchors 4-10 px)."""
+    one conv per tower, anchors 4-10 px), or on ``backbone`` (e.g. the frozen ImageNet
+    EfficientNet-Lite0 of :func:`lite_backbone`; anchors at its strides)."""
     from ppdet.modeling.assigners.max_iou_assigner import MaxIoUAssigner
     from ppdet.modeling.heads.retina_head import RetinaFeat
     from ppdet.modeling.layers import MultiClassNMS
@@ -52,13 +54,15 @@ def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=
     from ppdet_wsd.modeling.scored_retina_head import ScoredRetinaHead
 
     paddle.seed(0)
-    backbone = TinyBackbone(levels=2)
-    neck = FPN(in_channels=[4, 6], out_channel=8, spatial_scales=[0.5, 0.25], extra_stage=0)
+    backbone = backbone or TinyBackbone(levels=2)
+    shapes = backbone.out_shape
+    neck = FPN(in_channels=[s.channels for s in shapes], out_channel=8,
+               spatial_scales=[1.0 / s.stride for s in shapes], extra_stage=0)
     head = ScoredRetinaHead(
         num_classes=num_classes,
         conv_feat=RetinaFeat(feat_in=8, feat_out=8, num_convs=1, norm_type=None),
         anchor_generator=RetinaAnchorGenerator(octave_base_scale=2, scales_per_octave=2,
-                                               strides=[2.0, 4.0]),
+                                               strides=[float(s.stride) for s in shapes]),
         bbox_assigner=MaxIoUAssigner(positive_overlap=0.5, negative_overlap=0.4,
                                      allow_low_quality=True),
         loss_class=FocalLoss(gamma=2.0, alpha=0.25), loss_bbox=SmoothL1Loss(beta=0.0),
@@ -66,3 +70,10 @@ def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=
         doubt_weight=doubt_weight)
     mil = MILHead(num_classes=num_classes, pooling=mil_pooling) if with_mil else None
     return RetinaNetMIL(backbone, neck, head, mil, **kwargs)
+
+
+def lite_backbone():
+    """The ImageNet EfficientNet-Lite0 as the pipeline's detector has it (strides 8, 16, 32;
+    the stage-1 features come from the same network)."""
+    from ppdet_wsd.backbones.efficientnet_lite import EfficientNetLite
+    return EfficientNetLite(return_idx=[2, 4, 6])

@@ -7,10 +7,11 @@ from paddle.static import InputSpec
 from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import atomic_dir
-from ppdet_wsd_runtime.model_dir import INFER_CFG
+from ppdet_wsd_runtime.model_dir import EVIDENCE, INFER_CFG
 
-from .graph import DetectorGraph, output_names, retina_postprocess, static_friendly_resizing
-from .verdict_export import write_verdict
+from .graph import (DetectorGraph, HeadGraph, output_names, retina_postprocess,
+                    static_friendly_resizing)
+from .verdict_export import feature_name, shared_backbone, write_verdict
 
 logger = setup_logger(__name__)
 
@@ -54,7 +55,12 @@ def export_model(model, cfg, classes, output_dir, detector=False, verdict=None):
     ``verdict`` section and, for a ``classifier`` or ``fusion`` verdict, the stage-1
     classifier's backbone graph ``evidence.*`` and arrays ``evidence.npz``, and with its
     heat maps (``ExportVerdict.heat_maps``) the normality bank ``evidence_bank.npy``
-    (:func:`~ppdet_wsd.deploy.verdict_export.write_verdict`).
+    (:func:`~ppdet_wsd.deploy.verdict_export.write_verdict`). When the detector's backbone
+    is that same frozen ImageNet network
+    (:func:`~ppdet_wsd.deploy.verdict_export.shared_backbone`), the backbone is exported
+    once: ``evidence.*`` returns the maps of both, ``model.*`` is the rest of the detector
+    (:class:`~ppdet_wsd.deploy.graph.HeadGraph`, inputs named in ``infer_cfg.yml``'s
+    ``backbone`` section), and the runtime runs one into the other.
 
     Returns:
         str: the export folder.
@@ -67,10 +73,20 @@ def export_model(model, cfg, classes, output_dir, detector=False, verdict=None):
     infer_cfg = {'arch': cfg.architecture, 'classes': list(classes), 'image_shape': shape,
                  'operating_threshold': cfg.get('verdict_threshold', 0.5),
                  'Preprocess': preprocess_ops(cfg)}
+    shared = shared_backbone(model) if detector and verdict is not None \
+        and verdict.carries_evidence else None
     with static_friendly_resizing():
-        if detector:
+        if shared is not None:  # one backbone graph (evidence.*) feeds the head graph
+            names = [feature_name(i) for i in model.backbone.return_idx]
+            maps = [InputSpec(shape=[None, c.channels, None, None], dtype='float32', name=n)
+                    for c, n in zip(model.backbone.out_shape, names)]
+            static = paddle.jit.to_static(HeadGraph(model), input_spec=[maps],
+                                          full_graph=True)
+            infer_cfg['backbone'] = {'graph': EVIDENCE, 'inputs': names}
+        elif detector:
             static = paddle.jit.to_static(DetectorGraph(model), input_spec=[image],
                                           full_graph=True)
+        if detector:
             infer_cfg['outputs'] = output_names(len(model.head.anchor_generator.strides))
             infer_cfg['postprocess'] = retina_postprocess(model.head)
         else:
@@ -81,7 +97,7 @@ def export_model(model, cfg, classes, output_dir, detector=False, verdict=None):
         with atomic_dir(target) as tmp:
             paddle.jit.save(static, os.path.join(tmp, 'model'))
             if verdict is not None:
-                infer_cfg['verdict'] = write_verdict(tmp, verdict, classes)
+                infer_cfg['verdict'] = write_verdict(tmp, verdict, classes, shared)
             with open(os.path.join(tmp, INFER_CFG), 'w') as f:
                 yaml.safe_dump(infer_cfg, f, sort_keys=False)
     logger.info(f'exported to {target}')

@@ -117,6 +117,21 @@ class DetectorGraph(paddle.nn.Layer):
         return [self.model.image_scores(cls_logits)] + list(cls_logits) + list(bbox_reg)
 
 
+class HeadGraph(paddle.nn.Layer):
+    """A ``RetinaNetMIL`` from its backbone's feature maps to its head's raw outputs, for
+    an export whose backbone graph is shared with the stage-1 classifier
+    (:mod:`.verdict_export`). Input: one list of float32 maps ``[B, C_i, H_i, W_i]``, the
+    backbone's ``return_idx`` in order; outputs as :class:`DetectorGraph`."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, features):
+        cls_logits, bbox_reg = self.model.head(self.model.neck(list(features)))
+        return [self.model.image_scores(cls_logits)] + list(cls_logits) + list(bbox_reg)
+
+
 def output_names(num_levels):
     """The names of :class:`DetectorGraph`'s outputs, in order."""
     return (['im_score'] + [f'cls_logits_{i}' for i in range(num_levels)]

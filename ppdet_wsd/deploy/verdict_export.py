@@ -23,10 +23,42 @@ from ppdet_wsd_runtime.evidence_input import InputGeometry
 from ppdet_wsd_runtime.model_dir import EVIDENCE, EVIDENCE_ARRAYS, EVIDENCE_BANK
 from ppdet_wsd_runtime.verdict import SOURCES
 
-from ..evidence.features import PATCH_CONTEXT, FeatureExtractor
+from ..evidence.features import PATCH_CONTEXT, RETURN_IDX, FeatureExtractor
 from ..evidence.geometry import PATCH_STRIDE
 
 EVIDENCE_OUTPUTS = ['stride8', 'stride16', 'head']
+_NAMED_MAPS = dict(zip(RETURN_IDX, EVIDENCE_OUTPUTS))  # the maps the runtime's scorer reads
+
+
+def feature_name(index):
+    """The name of an EfficientNet-Lite feature map (``return_idx`` value) in an export:
+    the stage-1 classifier's maps as :data:`EVIDENCE_OUTPUTS` names them, any other
+    ``stage<index>``."""
+    return _NAMED_MAPS.get(index, f'stage{index}')
+
+
+def shared_backbone(model):
+    """One backbone for a detector and the stage-1 classifier, so an export holds it once.
+
+    The pipeline's detector keeps the ImageNet EfficientNet-Lite0 frozen, the same network
+    the stage-1 features come from. When ``model.backbone`` is that network with its
+    ImageNet weights unchanged (every parameter and BatchNorm statistic equal), this is an
+    ``EfficientNetLite`` returning the maps of both (``return_idx``: the detector's and
+    :data:`RETURN_IDX`), in eval mode; otherwise (another backbone, or one trained further,
+    e.g. unfrozen on a GPU) None, and the export keeps two backbones.
+    """
+    from ..backbones.efficientnet_lite import EfficientNetLite
+    own = getattr(model, 'backbone', None)
+    if not isinstance(own, EfficientNetLite):
+        return None
+    both = EfficientNetLite(variant=own.variant,
+                            return_idx=sorted(set(own.return_idx) | set(RETURN_IDX)))
+    imagenet = both.state_dict()
+    for name, value in own.state_dict().items():
+        if name not in imagenet or not np.array_equal(value.numpy(), imagenet[name].numpy()):
+            return None
+    both.eval()
+    return both
 
 
 @dataclass
@@ -61,8 +93,9 @@ class ExportVerdict:
 
 class EvidenceGraph(paddle.nn.Layer):
     """The stage-1 classifier's frozen backbone for export. Input ``image`` float32
-    ``[B, 3, H, W]`` (H, W multiples of 32, :class:`InputGeometry`); outputs the stride-8,
-    stride-16 and head maps (:data:`EVIDENCE_OUTPUTS`) over the whole input."""
+    ``[B, 3, H, W]`` (H, W multiples of 32, :class:`InputGeometry`); outputs the backbone's
+    maps over the whole input, named by :func:`feature_name` (the stride-8, stride-16 and
+    head maps, :data:`EVIDENCE_OUTPUTS`, and with a shared backbone the detector's too)."""
 
     def __init__(self, backbone):
         super().__init__()
@@ -114,8 +147,9 @@ def write_verdict(folder, verdict, classes, backbone=None):
         folder (str): the export folder being built.
         verdict (ExportVerdict): what to export.
         classes (list[str]): the detector's classes; the evidence model must have the same.
-        backbone (nn.Layer | None): the evidence backbone (returns the maps of
-            ``ppdet_wsd.evidence.features.RETURN_IDX``); None builds the ImageNet
+        backbone (EfficientNetLite | None): the backbone graph to export (its maps
+            include those of ``ppdet_wsd.evidence.features.RETURN_IDX``, e.g. the
+            :func:`shared_backbone` of the detector); None builds the ImageNet
             EfficientNet-Lite0 the pipeline's features come from.
     Returns:
         dict: the section.
@@ -129,15 +163,15 @@ def write_verdict(folder, verdict, classes, backbone=None):
         raise ValueError(f'the stage-1 classifier\'s classes {model.classes} differ from the '
                          f'detector\'s {list(classes)}')
     geometry = InputGeometry(**model.geometry)
-    extractor = FeatureExtractor(geometry, backbone)
+    backbone = backbone or FeatureExtractor(geometry).backbone
     image = InputSpec(shape=[None, 3, None, None], dtype='float32', name='image')
-    static = paddle.jit.to_static(EvidenceGraph(extractor.backbone), input_spec=[image],
+    static = paddle.jit.to_static(EvidenceGraph(backbone), input_spec=[image],
                                   full_graph=True)
     paddle.jit.save(static, os.path.join(folder, EVIDENCE))
     with open(os.path.join(folder, EVIDENCE_ARRAYS), 'wb') as f:
         np.savez(f, **evidence_arrays(model))
     section['evidence'] = {
-        'outputs': list(EVIDENCE_OUTPUTS),
+        'outputs': [feature_name(i) for i in backbone.return_idx],
         # InputGeometry (shared with the runtime), FeatureExtractor's crops, float16 cache
         'geometry': dict(vars(geometry)),
         'top_fraction': float(model.mil.top_fraction), 'context': PATCH_CONTEXT,
