@@ -72,8 +72,9 @@ def assert_detector_golden(report):
 
 
 def tiny_pipeline(workdir, dataset, detector_epochs=8):
-    """A pipeline config for the tiny dataset: the default stages, short schedules (the
-    detector refines its boxes once, half-way)."""
+    """A pipeline config for the tiny dataset: the default stages, short schedules, and the
+    detector's refinement turned on (off by default) so the pipeline tests cover it: it
+    refines its boxes once, half-way."""
     path = os.path.join(workdir, 'tiny_pipeline.yml')
     with open(path, 'w') as f:
         f.write(f'''_BASE_: ["{DEFAULT}"]
@@ -84,7 +85,8 @@ classifier:
   opts: {{PatchEvidence: {{mil_epochs: 8}}}}
 detector:
   opts: {{epoch: {detector_epochs}, snapshot_epoch: 1, TrainReader: {{batch_size: 4}},
-         Refinement: {{start_epoch: {max(1, detector_epochs // 2)}, interval: {detector_epochs}}}}}
+         Refinement: {{enable: true, start_epoch: {max(1, detector_epochs // 2)},
+                      interval: {detector_epochs}}}}}
 evaluation: {{grid_images: 4}}
 export: {{speed_images: 3}}
 ''')

@@ -15,14 +15,14 @@ def _report(det_map50, fit, ap):
 
 def test_rows_weak_over_full_and_a_variant_not_run():
     reports = {'default': _report(0.3, 0.6, 0.3), 'supervised': _report(0.6, 0.9, 0.6),
-               'no_refinement': None}
+               'refinement': None}
     lines = stage3_lines(reports, ['crack'])
     table = '\n'.join(lines)
     assert '| (a) pseudo boxes alone (made for the test images from their labels) | 0.200 | ' \
            '0.050 | n/a | 0.33 |' in table
-    assert '| (c) weak detector with refinement (the default pipeline) | 0.300 | 0.150 | 0.500 ' \
+    assert '| (b) weak detector, no refinement (the default pipeline) | 0.300 | 0.150 | 0.500 ' \
            '| 0.50 | 0.600 | 0.100 / 0.200 | 0.900 | 300 s | 12.0 |' in table
-    assert '| (b) weak detector, no refinement | not run |' + ' |' * 8 in lines
+    assert '| (c) weak detector with refinement | not run |' + ' |' * 8 in lines
     assert '| (d) | 0.600 |' in table and 'source **classifier** (val AUROC classifier 0.990)' in table
 
 
@@ -36,9 +36,9 @@ def test_a_variant_writes_beside_the_run_with_its_own_detector_opts():
 
 def test_seed_spread_rows_and_seed_folders(tmp_path):
     from ppdet_wsd.benchmarks.stage3 import seed_dir, seed_lines
-    reports = {'default': _report(0.07, 0.16, 0.1), 'no_refinement': _report(0.128, 0.37, 0.1)}
-    seeded = {('default', 1): _report(0.15, 0.2, 0.1), ('default', 2): _report(0.11, 0.18, 0.1),
-              ('no_refinement', 1): _report(0.10, 0.35, 0.1)}
+    reports = {'refinement': _report(0.07, 0.16, 0.1), 'default': _report(0.128, 0.37, 0.1)}
+    seeded = {('refinement', 1): _report(0.15, 0.2, 0.1), ('refinement', 2): _report(0.11, 0.18, 0.1),
+              ('default', 1): _report(0.10, 0.35, 0.1)}
     lines = seed_lines(reports, seeded)
     assert '| (c) with refinement | run, 1, 2 | 0.070, 0.150, 0.110 | 0.110 | 0.070 - 0.150 | ' \
            '0.180 | 0.900 |' in lines
@@ -47,4 +47,4 @@ def test_seed_spread_rows_and_seed_folders(tmp_path):
     assert seed_lines(reports, {}) == []
     spec = {'output_dir': str(tmp_path / 'run') + '/'}
     assert seed_dir(spec, 'default', 3) == str(tmp_path / 'run_seed3')
-    assert seed_dir(spec, 'no_refinement', 3) == str(tmp_path / 'run_no_refinement_seed3')
+    assert seed_dir(spec, 'refinement', 3) == str(tmp_path / 'run_refinement_seed3')

@@ -33,10 +33,13 @@ def main():
     parser.add_argument('--seeds', nargs='*', type=int, default=[],
                         help='train the weak detector with and without refinement again with '
                              'each of these seeds (spread between runs; finished ones are kept)')
+    parser.add_argument('--render_only', action='store_true',
+                        help='run nothing: write the section from the reports of the folders')
     flags = parser.parse_args()
     spec = load_pipeline_config(flags.config, parse_overrides(flags.opt))
     benchmark_stage3(spec, 'python ' + shlex.join(sys.argv), flags.doc, flags.name,
-                     provenance(REPO) + NOTES, flags.variants, flags.seeds)
+                     provenance(REPO) + NOTES, flags.variants, flags.seeds,
+                     flags.render_only)
 
 
 if __name__ == '__main__':
