@@ -250,6 +250,8 @@ def benchmark_pipeline_detector(pipeline_dir, out_dir, speed_images=100, calibra
         raise FileNotFoundError(f'{task_file}: not found; run the pipeline to its export stage')
     with open(task_file, encoding='utf-8') as f:
         task = json.load(f)
+    folder = os.path.abspath(pipeline_dir)  # the run may have been moved since
+    task.update(output_dir=folder, stage_dir=os.path.join(folder, 'export'))
     cfg = export_config(task)
     verdict = export_verdict(task)
     cfg[cfg.architecture]['cache_features'] = False  # the eager model computes every call
