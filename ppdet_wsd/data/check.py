@@ -267,7 +267,7 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
     """Check the dataset at ``root`` without training (see the module docstring).
 
     Every listed image is decoded once, by the same functions that read images for
-    training; with ``cache_file`` (JSON) an image whose size and modification time are
+    training; with ``cache_file`` (JSON) an image whose size, modification time and inode are
     those of the last check is not decoded again (a re-run of 100 000 images costs a
     ``stat`` each). Splits are assigned as for training (:func:`~ppdet_wsd.data.labels.
     assign_splits`), before images are skipped, so a skipped file moves no other image.

@@ -1,7 +1,7 @@
 """What the dataset check found per image, kept between runs and shared with the datasets.
 
 :func:`ppdet_wsd.data.check.check_dataset` decodes every listed image once and records,
-per file (relative to the image folder), its ``[size in bytes, mtime in ns]`` stamp and
+per file (relative to the image folder), its :func:`file_stamp` and
 either its ``size`` ``[height, width]`` and pixel ``kind`` or the ``problem`` that leaves
 it out. A later check skips unchanged images, and a dataset given the same file
 (``ImageLabelDataSet(check_cache=...)``, set by the pipeline for its stages) takes an
@@ -10,17 +10,18 @@ unchanged image's size from it instead of decoding the image again.
 import json
 import os
 
-CACHE_VERSION = 1    # bump when what an image check decides changes
+CACHE_VERSION = 2    # bump when what an image check decides, or its stamp, changes
 CHECK_CACHE_FILE = 'dataset_check_cache.json'  # its name in a pipeline's output folder
 
 
 def file_stamp(path):
-    """``[size, mtime in ns]`` of a file, or None when it does not exist."""
+    """``[size, mtime in ns, inode]`` of a file (a rewrite or a replacement changes it), or
+    None when it does not exist."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return [stat.st_size, stat.st_mtime_ns]
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
 def read_check_cache(cache_file):

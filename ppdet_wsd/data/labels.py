@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS
 
+from .check_cache import file_stamp
+
 
 GOOD_LABEL = 'good'
 LABEL_SEPARATOR = ';'
@@ -301,16 +303,6 @@ def scan_layout(dataset_dir, image_dir='images', label_file='labels.csv',
     return images, splits, os.path.join(dataset_dir, image_dir), problems
 
 
-def _file_identity(path):
-    """``(size, mtime in ns, inode)`` of a file (a rewrite or replacement changes it), or
-    None when there is no such file."""
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_size, stat.st_mtime_ns, stat.st_ino
-
-
 def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv',
                         split_file='splits.csv', val_fraction=0.1,
                         test_fraction=0.2, seed=0):
@@ -328,7 +320,7 @@ def load_labeled_images(dataset_dir, image_dir='images', label_file='labels.csv'
             files have problems (all of them listed).
     """
     csv_files = [os.path.join(dataset_dir, name) for name in (label_file, split_file)]
-    stamps = [_file_identity(path) for path in csv_files]
+    stamps = [file_stamp(path) for path in csv_files]
     key = (os.path.abspath(dataset_dir), image_dir, label_file, split_file, val_fraction,
            test_fraction, seed, repr(stamps))
     if stamps[0] is not None and key in _PARSED:  # labels.csv unchanged: parsed already
