@@ -45,7 +45,11 @@ class ExportedModel:
         preprocessed ``samples``."""
         if not samples:
             raise ValueError('no image to run: samples is empty')
-        return self.backend.run(np.stack([s['image'] for s in samples]).astype(np.float32))
+        return self.run_batch(np.stack([s['image'] for s in samples]).astype(np.float32))
+
+    def run_batch(self, batch):
+        """The graph's outputs for a preprocessed float32 ``batch`` ``[B, 3, H, W]``."""
+        return self.backend.run(batch)
 
     def predict(self, paths):
         """:meth:`predict_samples` of the image files ``paths`` (unreadable files raise
@@ -89,16 +93,13 @@ class ExportedDetector(ExportedModel):
                                    f'backbone is the stage-1 graph ({self.backbone}), but the '
                                    f'verdict section has no evidence to load it from')
 
-    def run(self, samples):
-        """The detector graph's outputs for preprocessed ``samples``; with a backbone
+    def run_batch(self, batch):
+        """The detector graph's outputs for a preprocessed ``batch``; with a backbone
         shared with the stage-1 classifier (``infer_cfg.yml``'s ``backbone``), the
         ``evidence.*`` graph's maps of the same input feed ``model.*``."""
         if self.backbone is None:
-            return super().run(samples)
-        if not samples:
-            raise ValueError('no image to run: samples is empty')
-        maps = self.evidence.backbone_maps(
-            np.stack([s['image'] for s in samples]).astype(np.float32))
+            return super().run_batch(batch)
+        maps = self.evidence.backbone_maps(batch)
         return self.backend.run(*[maps[n] for n in self.backend.input_names])
 
     @property

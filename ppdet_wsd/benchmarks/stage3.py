@@ -114,8 +114,10 @@ def run_seeds(spec, command_line, seeds):
             prefix = f'{stem}_seed' if name == 'default' else f'{stem}_{name}_seed'
             if entry.startswith(prefix) and entry[len(prefix):].isdigit():
                 seed = int(entry[len(prefix):])
-                if (name, seed) not in reports and _report_in(os.path.join(parent, entry)):
-                    reports[(name, seed)] = _report_in(os.path.join(parent, entry))
+                report = None if (name, seed) in reports else \
+                    _report_in(os.path.join(parent, entry))
+                if report is not None:
+                    reports[(name, seed)] = report
     return reports
 
 
