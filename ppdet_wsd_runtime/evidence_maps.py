@@ -3,8 +3,9 @@ numpy and OpenCV: the maps ``ppdet_wsd.evidence.model.EvidenceModel.maps`` draws
 patch descriptors the classifier already computed (:mod:`.evidence`).
 
 * ``fused``: each stride-8 cell's distance to its nearest good patch (the normality bank,
-  ``evidence_bank.npy``, float16), given to the class with the highest patch logit there
-  (0 for the other classes);
+  ``evidence_bank.npy``, float16), in units of the typical good-surface distance at the
+  cell's distance from the image edge (:func:`position_scaled`), given to the class with
+  the highest patch logit there (0 for the other classes);
 * ``normality``: that distance, the same for every class;
 * ``mil``: the patch classifier's probability of the class (no bank).
 
@@ -24,6 +25,7 @@ The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it:
       kind: fused                       # fused | normality | mil
       levels: {'*': {level: 24.35, background: 8.65, ...}}  # per class for mil
       bank: evidence_bank.npy           # fused / normality: float16 [M, D], standardised
+      ring_scale: [10.4, 9.6, 9.7, 9.6, 8.9]  # fused / normality: see position_scaled
 """
 import os
 
@@ -36,6 +38,36 @@ KINDS = ('fused', 'normality', 'mil')
 ANY_CLASS = '*'          # the levels key of the class-agnostic normality map
 BLOCK_ELEMENTS = 1 << 22  # products held at once by the nearest-patch search (16 MiB)
 QUERY_BLOCK = 1024        # query rows per block
+EDGE_RINGS = 4            # cells 0..3 from the image edge get their own distance scale
+
+
+def edge_rings(shape, depth=EDGE_RINGS):
+    """Each cell's distance, in cells, to the nearest edge of a ``[rows, cols]`` grid,
+    capped at ``depth``: int ``[rows, cols]`` in ``[0, depth]`` (0 on the outermost ring)."""
+    rows, cols = shape
+    r, c = np.arange(rows), np.arange(cols)
+    return np.minimum(np.minimum(np.minimum(r, rows - 1 - r)[:, None],
+                                 np.minimum(c, cols - 1 - c)[None, :]), depth)
+
+
+def position_scaled(distance, ring_scale):
+    """The normality map in units of the typical good-surface distance at each cell's
+    position: a part's edge is rarer (and so farther from the bank) than its inside, even
+    on a good part, and would otherwise outshine a defect.
+
+    Args:
+        distance (np.ndarray): float ``[rows, cols]`` nearest-good-patch distances.
+        ring_scale (np.ndarray | None): float ``[EDGE_RINGS + 1]`` (> 0): the mean distance
+            of good validation images' cells on each :func:`edge_rings` ring; None keeps
+            ``distance`` (an export written before the scale existed).
+    Returns:
+        np.ndarray: float32 ``[rows, cols]`` (>= 0; about 1 on good surface).
+    """
+    distance = np.asarray(distance, np.float32)
+    if ring_scale is None:
+        return distance
+    scale = np.asarray(ring_scale, np.float32)
+    return (distance / scale[edge_rings(distance.shape, len(scale) - 1)]).astype(np.float32)
 
 
 def nearest_distances(queries, bank, bank_squared=None, block_elements=BLOCK_ELEMENTS):
@@ -112,9 +144,11 @@ class EvidenceMaps:
         scorer (EvidenceScorer): standardises descriptors and gives the patch logits.
         bank (np.ndarray | None): ``[M, D]`` standardised good patches (any float dtype;
             held as float32); needed by ``fused`` and ``normality``.
+        ring_scale (Sequence[float] | None): the bank's position scale
+            (:func:`position_scaled`).
     """
 
-    def __init__(self, kind, levels, classes, scorer, bank=None):
+    def __init__(self, kind, levels, classes, scorer, bank=None, ring_scale=None):
         if kind not in KINDS:
             raise ValueError(f'heat map kind must be one of {KINDS}, got {kind!r}')
         if kind != 'mil' and bank is None:
@@ -126,6 +160,11 @@ class EvidenceMaps:
         self.files = []  # the export's files the maps read (the bank), set by read_heat_maps
         self.bank = None if bank is None else np.ascontiguousarray(bank, np.float32)
         self.bank_squared = None if bank is None else squared_norms(self.bank)
+        self.ring_scale = None if ring_scale is None else np.asarray(ring_scale, np.float32)
+        if self.ring_scale is not None and (self.ring_scale.shape != (EDGE_RINGS + 1,) or
+                                            not np.all(self.ring_scale > 0)):
+            raise ValueError(f'ring_scale must be {EDGE_RINGS + 1} positive numbers, got '
+                             f'{list(ring_scale)}')
 
     def levels_of(self, class_name):
         """``(level, background)`` of a class's map (the shared ``*`` entry of a
@@ -136,11 +175,12 @@ class EvidenceMaps:
         return entry['level'], float(entry['background'])
 
     def distances(self, standardised):
-        """The normality map: float32 ``[rows, cols]`` from standardised descriptors
-        ``[rows, cols, D]``."""
+        """The normality map (position-scaled): float32 ``[rows, cols]`` from
+        standardised descriptors ``[rows, cols, D]``."""
         rows, cols, dim = standardised.shape
-        return nearest_distances(standardised.reshape(-1, dim), self.bank,
-                                 self.bank_squared).reshape(rows, cols)
+        return position_scaled(nearest_distances(standardised.reshape(-1, dim), self.bank,
+                                                 self.bank_squared).reshape(rows, cols),
+                               self.ring_scale)
 
     def grid_maps(self, patches):
         """Every class's map over the image's stride-8 cells, as ``EvidenceModel.maps``
@@ -206,7 +246,8 @@ def read_heat_maps(model_dir, section, classes, scorer, bank_file):
             raise ModelFolderError(f'{path}: expected [patches, {dim}] descriptors, got '
                                    f'shape {list(bank.shape)}')
     try:
-        maps = EvidenceMaps(heat['kind'], heat['levels'], classes, scorer, bank)
+        maps = EvidenceMaps(heat['kind'], heat['levels'], classes, scorer, bank,
+                            heat.get('ring_scale'))
     except (ValueError, KeyError, TypeError) as err:
         raise ModelFolderError(f'{where}: {err}') from None
     maps.files = [path] if bank is not None else []

@@ -371,7 +371,11 @@ def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, 
     exported = ExportedDetector(heat_export)
     assert exported.heat_map == 'fused'
     maps = exported.evidence.maps
-    full = EvidenceMaps('fused', maps.levels, CLASSES, maps.scorer, tiny_evidence.bank.bank)
+    scale = tiny_evidence.bank.ring_scale
+    assert not np.allclose(scale, 1.0), 'the fixture scales its map by distance from the edge'
+    np.testing.assert_allclose(maps.ring_scale, scale, rtol=1e-6)
+    full = EvidenceMaps('fused', maps.levels, CLASSES, maps.scorer, tiny_evidence.bank.bank,
+                        scale)
     eager = [tiny_evidence.maps(f) for f in eager_features]
     float32 = _assert_same_maps([full.grid_maps(f.patches) for f in eager_features], eager,
                                 FLOAT_NOISE)

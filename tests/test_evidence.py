@@ -12,6 +12,7 @@ from ppdet_wsd.evidence.geometry import choose_short_side
 from ppdet_wsd.evidence.image_probe import ImageProbe
 from ppdet_wsd.evidence.model import EvidenceModel
 from ppdet_wsd.evidence.normality import NormalityBank
+from ppdet_wsd_runtime.evidence_maps import EDGE_RINGS, edge_rings, position_scaled
 from ppdet_wsd.evidence.patch_mil import PatchMIL, top_k_count
 from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd.evidence.settings import PatchEvidence
@@ -108,12 +109,47 @@ def test_patch_mil_finds_the_planted_patches():
 
 
 def test_normality_bank_is_zero_on_its_own_patches_and_far_from_outliers():
-    good = [np.zeros((4, 3), np.float32), np.ones((4, 3), np.float32)]
+    good = [np.zeros((2, 2, 3), np.float32), np.ones((2, 2, 3), np.float32)]
     bank = NormalityBank(max_patches=100).fit(good)
     assert bank.bank.shape == (8, 3)
     query = np.array([[[0, 0, 0], [1, 1, 1]], [[3, 1, 1], [0, 0, 1]]], np.float32)
     assert np.allclose(bank.distances(query), [[0, 0], [2, 1]])
     assert len(NormalityBank(max_patches=5, seed=1).fit(good).bank) == 5
+
+
+def test_edge_rings_count_cells_to_the_nearest_edge():
+    assert edge_rings((5, 6)).tolist() == [[0, 0, 0, 0, 0, 0],
+                                          [0, 1, 1, 1, 1, 0],
+                                          [0, 1, 2, 2, 1, 0],
+                                          [0, 1, 1, 1, 1, 0],
+                                          [0, 0, 0, 0, 0, 0]]
+    assert edge_rings((12, 12)).max() == EDGE_RINGS and edge_rings((1, 3)).tolist() == [[0, 0, 0]]
+
+
+def _ring_grid(rows, cols):
+    """A grid whose one-value descriptor is the cell's edge ring."""
+    return edge_rings((rows, cols))[..., None].astype(np.float32)
+
+
+def test_normality_bank_draws_its_edge_share_from_cells_near_the_edge():
+    grids = [_ring_grid(8, 8)] * 3     # 48 edge cells (ring 0-1), 16 inside cells each
+    rings = np.sort(NormalityBank(max_patches=20, edge_share=0.5).fit(grids).bank[:, 0])
+    assert (rings < 2).sum() == 10 and (rings >= 2).sum() == 10
+    uniform = NormalityBank(max_patches=20, edge_share=None).fit(grids).bank[:, 0]
+    assert (uniform < 2).sum() == 15   # their area's share, 48 / 64
+    inside_only = NormalityBank(max_patches=60, edge_share=0.0).fit(grids).bank[:, 0]
+    assert (inside_only >= 2).sum() == 48 and len(inside_only) == 60  # the pool ran out
+
+
+def test_normality_scaled_by_the_good_distance_at_each_distance_from_the_edge():
+    bank = NormalityBank(max_patches=10).fit([np.zeros((3, 3, 1), np.float32)])
+    held_out = np.full((9, 9, 1), 2.0, np.float32)
+    held_out[edge_rings((9, 9)) == 0] = 6.0            # good edges lie farther out
+    bank.fit_positions([held_out])
+    assert np.allclose(bank.ring_scale, [6, 2, 2, 2, 2])
+    assert np.allclose(bank.distances(held_out), 1.0)
+    assert np.allclose(bank.raw_distances(held_out)[0, 0], 6.0)
+    assert np.allclose(position_scaled(np.full((2, 2), 3.0), bank.ring_scale), 0.5)
 
 
 def test_image_probe_separates_and_keeps_a_constant_class_at_its_prior():
@@ -184,7 +220,7 @@ def _tiny_model(heat_map='fused'):
     mil.bias = np.array([-3.0, -3.0], np.float32)
     probe = ImageProbe().fit(rng.normal(size=(10, 2)), np.stack([np.r_[np.zeros(5), np.ones(5)],
                                                                  np.r_[np.ones(5), np.zeros(5)]], 1))
-    bank = NormalityBank().fit([np.zeros((6, 2), np.float32)])
+    bank = NormalityBank().fit([np.zeros((2, 3, 2), np.float32)])
     settings = vars(PatchEvidence(heat_map=heat_map))
     model = EvidenceModel(['spot', 'scratch'], heat_map, settings, {'short_side': 64},
                           np.zeros(2, np.float32), np.ones(2, np.float32), probe, mil, bank)

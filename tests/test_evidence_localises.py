@@ -24,7 +24,8 @@ def test_patch_evidence_finds_and_boxes_synthetic_defects(measured):
     model, report = measured
     assert model.heat_map == 'fused' and model.geometry['short_side'] == 320
     assert report['image_auroc'] == pytest.approx(1.0)
-    assert report['good_images_boxed'] == 0.0
+    # one of the 12 good test images: the level lets about 5 % of good val images pass
+    assert report['good_images_boxed'] <= 1 / 12
     loc = report['localization']
     assert loc['maxboxacc_v2']['maxboxacc_v2'] >= 65.0                # measured 75.0
     assert loc['map50'] >= 0.6 and loc['corloc'] >= 0.9                # measured 0.75, 1.0

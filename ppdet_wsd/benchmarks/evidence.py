@@ -16,6 +16,7 @@ from ppdet_wsd_runtime.image_io import read_image_rgb
 from ..evidence.features import FeatureExtractor
 from ..evidence.fit import calibrate
 from ..evidence.model import ANY_CLASS
+from ..evidence.normality import NormalityBank
 from ..pipeline.box_truth import dataset_box_mode
 from ..pipeline.evidence_stages import fit_model, load_dataset, measure_test, split_items
 from ..utils.provenance import git_commit, machine_summary
@@ -24,6 +25,8 @@ from .report import provenance, write_section
 VARIANTS = {
     'fused': 'default: normality map, level from good val images, class by the patch '
              'classifier, boxes tightened to contrast',
+    'fused_edge_blind': 'the same without the edge rules (the map before 2026-11-29): a '
+                        'uniform bank sample, no scale by distance from the image edge',
     'fused_untightened': 'the same, boxes not tightened',
     'fused_peak_relative': 'the same without the good-image level: every labelled image '
                            'gets its strongest region only, cut relative to its own peak',
@@ -33,11 +36,24 @@ VARIANTS = {
 }
 
 
-def _variant(model, name, val_items):
-    """A copy of the fitted model changed as variant ``name`` describes."""
+def _edge_blind_bank(model, store, images, image_root):
+    """The model's normality bank refitted as before the edge rules: a uniform sample of
+    the good training images' patches, no position scale."""
+    good = [model.standardise(store.get(os.path.join(image_root, im.file)).patches)
+            for im in images if im.split == 'train' and not im.labels]
+    return NormalityBank(model.settings['bank_patches'], model.settings['seed'],
+                         edge_share=None).fit(good)
+
+
+def _variant(model, name, val_items, edge_blind_bank=None):
+    """A copy of the fitted model changed as variant ``name`` describes
+    (``edge_blind_bank``: a callable returning the bank of ``fused_edge_blind``)."""
     variant = copy.copy(model)
     variant.settings = dict(model.settings)
-    if name == 'fused_untightened':
+    if name == 'fused_edge_blind':
+        variant.bank = edge_blind_bank()
+        variant.levels = calibrate(variant, val_items)
+    elif name == 'fused_untightened':
         variant.settings['tighten_boxes'] = False
     elif name == 'fused_peak_relative':
         levels = copy.copy(model.levels[ANY_CLASS])
@@ -72,15 +88,16 @@ def benchmark_evidence(dataset_dir, output_dir, settings, variants, repo_dir, ti
     test = [im.file for im in images if im.split == 'test']
     box_mode = dataset_box_mode(dataset_dir, classes, test)['mode']
     val_items = split_items(store, images, image_root, classes, 'val') \
-        if set(variants) & {'normality', 'mil'} else None
+        if set(variants) & {'normality', 'mil', 'fused_edge_blind'} else None
     per_image = extraction_seconds([os.path.join(image_root, f) for f in test[:timing_images]],
                                    InputGeometry(**model.geometry))
     results = {}
     for name in variants:
-        if name in ('normality', 'fused', 'fused_untightened', 'fused_peak_relative') and \
-                model.bank is None:
+        if name != 'mil' and model.bank is None:
             continue  # no good training image: only the patch classifier's maps exist
-        report = measure_test(_variant(model, name, val_items), store, dataset_dir, box_mode)
+        variant = _variant(model, name, val_items,
+                           lambda: _edge_blind_bank(model, store, images, image_root))
+        report = measure_test(variant, store, dataset_dir, box_mode)
         report.update(variant=name, description=VARIANTS[name], dataset=dataset_dir,
                       box_mode=box_mode, fit_seconds=fit_seconds,
                       short_side=model.geometry['short_side'], heat_map_fitted=model.heat_map,

@@ -136,6 +136,7 @@ def heat_map_section(model, with_bank):
                'levels': {k: v.to_dict() for k, v in model.levels.items()}}
     if model.heat_map != 'mil':
         section['bank'] = EVIDENCE_BANK
+        section['ring_scale'] = [float(v) for v in model.bank.ring_scale]
     return section
 
 

@@ -47,12 +47,15 @@ def fit_evidence(train, val, classes, settings, geometry):
     mil = PatchMIL(top_fraction=settings.top_fraction, epochs=settings.mil_epochs,
                    learning_rate=settings.mil_learning_rate, seed=settings.seed).fit(bags, labels)
     logger.info('patch classifier fitted (%d epochs)', settings.mil_epochs)
-    good = [bag for bag, y in zip(bags, labels) if not y.any()]
+    good = [bag.reshape(f.patches.shape) for bag, (f, y) in zip(bags, train) if not y.any()]
     heat_map, bank = settings.heat_map, None
     if heat_map in ('fused', 'normality'):
         if good:
-            bank = NormalityBank(settings.bank_patches, settings.seed).fit(good)
+            bank = NormalityBank(settings.bank_patches, settings.seed,
+                                 settings.bank_edge_share).fit(good)
             logger.info('normality bank: %d patches of %d good images', len(bank.bank), len(good))
+            fit_positions(bank, [((f.patches - mean) / std).astype(np.float32)
+                                 for f, y in val if not y.any()])
         else:
             logger.warning('no good training image: heat map "%s" needs them, using "mil"',
                            heat_map)
@@ -61,6 +64,20 @@ def fit_evidence(train, val, classes, settings, geometry):
     model = EvidenceModel(classes, heat_map, vars(settings), geometry, mean, std, probe, mil, bank)
     model.levels = calibrate(model, val)
     return model
+
+
+def fit_positions(bank, good_val):
+    """Set the bank's position scale from the good validation images' standardised
+    grids (``[rows, cols, D]``; a mean over every cell of a ring, so one image is
+    enough); without any it stays 1 (edge cells then rank as they are, which the log
+    says)."""
+    if not good_val:
+        logger.warning('no good val image: the normality map is not scaled by distance '
+                       'from the image edge')
+        return
+    bank.fit_positions(good_val)
+    logger.info('normality scale by distance from the edge: %s',
+                ', '.join(f'{v:.2f}' for v in bank.ring_scale))
 
 
 def negative_maps(model, val):

@@ -178,6 +178,7 @@ class EvidenceModel:
                   **{f'probe_{k}': v for k, v in self.probe.state().items()}}
         if self.bank is not None:
             arrays['bank'] = self.bank.bank
+            arrays['bank_ring_scale'] = self.bank.ring_scale
         write_atomic(os.path.join(folder, ARRAYS), lambda f: np.savez(f, **arrays), binary=True)
         write_json_atomic(os.path.join(folder, META), {
             'classes': self.classes, 'heat_map': self.heat_map, 'settings': self.settings,
@@ -207,6 +208,8 @@ class EvidenceModel:
         if 'bank' in arrays:
             bank = NormalityBank()
             bank.bank = arrays['bank']
+            if 'bank_ring_scale' in arrays:  # a model saved before the scale keeps ones
+                bank.ring_scale = arrays['bank_ring_scale']
         levels = {c: ClassLevels(**v) for c, v in meta['levels'].items()}
         return cls(meta['classes'], meta['heat_map'], meta['settings'], meta['geometry'],
                    arrays['mean'], arrays['std'], probe, mil, bank, levels)

@@ -30,6 +30,8 @@ class PatchEvidence:
         mil_epochs (int): passes of the patch classifier over the training images.
         mil_learning_rate (float): its Adam step.
         bank_patches (int): cap of the good-patch memory bank.
+        bank_edge_share (float): share of the bank drawn from cells near the image edge
+            (the edge is more varied than the inside; :mod:`ppdet_wsd.evidence.normality`).
         probe_regularisation (float): inverse L2 strength of the image-level probe.
         level_quantile (float): share of negative val images whose map stays below the
             box level (1 - false alarms per image).
@@ -48,7 +50,8 @@ class PatchEvidence:
 
     def __init__(self, short_side='auto', min_short_side=320, max_short_side=448,
                  max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=80,
-                 mil_learning_rate=0.02, bank_patches=50000, probe_regularisation=0.1,
+                 mil_learning_rate=0.02, bank_patches=50000, bank_edge_share=0.5,
+                 probe_regularisation=0.1,
                  level_quantile=0.95, extent=0.5, tighten_boxes=True, always_box_labelled=True,
                  max_boxes_per_class=10, num_review=48, seed=0):
         if heat_map not in MAPS:
@@ -67,6 +70,7 @@ class PatchEvidence:
         self.mil_epochs = mil_epochs
         self.mil_learning_rate = mil_learning_rate
         self.bank_patches = bank_patches
+        self.bank_edge_share = bank_edge_share
         self.probe_regularisation = probe_regularisation
         self.level_quantile = level_quantile
         self.extent = extent
