@@ -33,8 +33,8 @@ REPORT_KEYS = ('image_auroc', 'image_ap', 'cam_maxboxacc_v2', 'cam_pxap', 'pseud
 TRUTH_KEYS = ('cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95')
 # stages 1-2 of the tiny pipeline below on the seeded tiny dataset (conftest.tiny_dataset),
 # on CPU, identical on the paddle 3 and paddle 2.6 lines
-STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 700 / 9, 'cam_pxap': 0.49274912624894773,
-                    'pseudo_map50': 0.5016501650165015, 'good_images_boxed': 1.0}
+STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 700 / 9, 'cam_pxap': 0.4953709949754393,
+                    'pseudo_map50': 0.8349834983498348, 'good_images_boxed': 1.0}
 GOLDEN_TOLERANCE = {'cam_pxap': 1e-6, 'pseudo_map50': 1e-6}
 CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 2 / 3,
                      'overkill_rate': 0.0}
@@ -46,10 +46,14 @@ CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 2 / 3,
 # Perturbations of 1e-5 move the mAPs by a whole box (0.168 -> 0.056 in 1 of 3 runs): on a
 # 4-box test split one box is a third of the mAP, so the mAPs get a one-box tolerance (another
 # CPU's rounding must not fail CI; a collapse to 0 still does); fit_map50 (the train split's
-# boxes), the AUROC and the rates are the tight checks.
-DETECTOR_GOLDEN = {'det_map50': 0.16831683168316827, 'det_map50_95': 0.0673267326732673,
-                   'fit_map50': 0.39875788704574017, 'image_auroc': 1.0,
-                   'operating_threshold': 0.018344169482588768, 'miss_rate': 1 / 3,
+# boxes), the AUROC and the rates are the tight checks. That study was made on the pseudo
+# boxes before the normality map's edge rules (46e57af), whose boxes are tighter (pseudo
+# mAP 0.50 -> 0.83); the values are re-measured on them, identical on paddle 3.3 and 2.6
+# (threshold within 1e-7), with the same tolerances. This 8-epoch schedule learns the new
+# boxes less well: fit_map50 0.399 -> 0.252, det_map50 0.168 -> 0.084 (one box).
+DETECTOR_GOLDEN = {'det_map50': 0.08415841584158416, 'det_map50_95': 0.02524752475247525,
+                   'fit_map50': 0.2519224976042151, 'image_auroc': 1.0,
+                   'operating_threshold': 0.12483128160238266, 'miss_rate': 1 / 3,
                    'overkill_rate': 0.0}
 DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.005,
                       'operating_threshold': 0.001}
