@@ -1,5 +1,8 @@
 """The stage-3 benchmark table: rows from the pipeline reports of each variant."""
-from ppdet_wsd.benchmarks.stage3 import stage3_lines, variant_spec
+import json
+import os
+
+from ppdet_wsd.benchmarks.stage3 import finished_reports, stage3_lines, variant_spec
 
 
 def _report(det_map50, fit, ap):
@@ -48,3 +51,15 @@ def test_seed_spread_rows_and_seed_folders(tmp_path):
     spec = {'output_dir': str(tmp_path / 'run') + '/'}
     assert seed_dir(spec, 'default', 3) == str(tmp_path / 'run_seed3')
     assert seed_dir(spec, 'refinement', 3) == str(tmp_path / 'run_refinement_seed3')
+
+
+def test_the_finished_reports_are_read_from_the_run_and_its_variant_folders(tmp_path):
+    run = str(tmp_path / 'run')
+    for folder, value in ((run, 0.3), (run + '_supervised', 0.6)):
+        os.makedirs(folder)
+        with open(os.path.join(folder, 'report.json'), 'w') as f:
+            json.dump(_report(value, 0.5, value), f)
+    reports = finished_reports({'output_dir': run + os.sep})
+    assert set(reports) == {'default', 'refinement', 'supervised'}
+    assert reports['default']['det_map50'] == 0.3 and reports['default']['folder'] == run
+    assert reports['supervised']['det_map50'] == 0.6 and reports['refinement'] is None

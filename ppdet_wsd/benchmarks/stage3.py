@@ -73,12 +73,20 @@ def variant_report(spec, name):
     return _report_in(f'{spec["output_dir"].rstrip(os.sep)}_{name}')
 
 
+def finished_reports(spec):
+    """``{name: report}`` of ``spec``'s run (``'default'``) and of its variants of
+    :data:`VARIANTS`, as their folders hold them (None: not run)."""
+    reports = {'default': _report_in(spec['output_dir'].rstrip(os.sep))}
+    reports.update({name: variant_report(spec, name) for name in VARIANTS})
+    return reports
+
+
 def run_variants(spec, command_line, names=tuple(VARIANTS)):
     """Run the pipeline of ``spec`` (stages 1-6; skipped when finished) and then the
     variants ``names`` of :data:`VARIANTS`; returns ``{name: report}`` with the run under
     ``'default'`` and the reports of variants run earlier (None if never run)."""
-    reports = {'default': run_pipeline(spec, command_line)}
-    reports.update({name: variant_report(spec, name) for name in VARIANTS})
+    report = run_pipeline(spec, command_line)
+    reports = dict(finished_reports(spec), default=report)
     for name in names:
         opts = VARIANTS[name][1]
         variant_dir = f'{spec["output_dir"].rstrip(os.sep)}_{name}'
@@ -199,8 +207,7 @@ def benchmark_stage3(spec, command_line, doc_path, key, header, names=tuple(VARI
     ``stage3:<key>`` of ``doc_path``; ``render_only`` runs nothing and writes the section
     from the reports the folders hold."""
     if render_only:
-        reports = {'default': _report_in(spec['output_dir'].rstrip(os.sep))}
-        reports.update({name: variant_report(spec, name) for name in VARIANTS})
+        reports = finished_reports(spec)
         if reports['default'] is None:
             raise FileNotFoundError(f'{spec["output_dir"]}: no report.json to render')
         seeded = run_seeds(spec, command_line, ())
