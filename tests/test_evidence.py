@@ -288,3 +288,20 @@ def test_tighten_box_shrinks_to_the_contrasting_pixels_within_the_blur():
     full = grey.copy()
     full[20:42, 20:46] = 40.0                                   # the defect fills the box
     assert tighten_box(full, [20, 20, 46, 42]) == [20, 20, 46, 42]
+
+
+def test_the_runtime_maps_scale_by_the_edge_and_refuse_a_broken_scale():
+    from ppdet_wsd_runtime.evidence_maps import EvidenceMaps
+    levels = {'*': {'level': 2.0, 'background': 1.0}}
+    bank = np.zeros((3, 2), np.float32)
+    for bad in ([1.0, 2.0], [1, 1, 1, 1, 0]):
+        with pytest.raises(ValueError, match='ring_scale'):
+            EvidenceMaps('fused', levels, ['a'], None, bank, bad)
+    maps = EvidenceMaps('fused', levels, ['a'], None, bank, [2, 1, 1, 1, 1])
+    distance = maps.distances(np.full((3, 3, 2), 3.0, np.float32))   # raw: 3 * sqrt(2)
+    expected = np.full((3, 3), 3 * np.sqrt(2), np.float32)
+    expected[edge_rings((3, 3)) == 0] /= 2
+    np.testing.assert_allclose(distance, expected, rtol=1e-5)
+    unscaled = EvidenceMaps('fused', levels, ['a'], None, bank).distances(
+        np.full((3, 3, 2), 3.0, np.float32))
+    np.testing.assert_allclose(unscaled, 3 * np.sqrt(2), rtol=1e-5)
