@@ -145,7 +145,7 @@ def test_normality_scaled_by_the_good_distance_at_each_distance_from_the_edge():
     bank = NormalityBank(max_patches=10).fit([np.zeros((3, 3, 1), np.float32)])
     held_out = np.full((9, 9, 1), 2.0, np.float32)
     held_out[edge_rings((9, 9)) == 0] = 6.0            # good edges lie farther out
-    bank.fit_positions([held_out])
+    bank.fit_positions([bank.raw_distances(held_out)])
     assert np.allclose(bank.ring_scale, [6, 2, 2, 2, 2])
     assert np.allclose(bank.distances(held_out), 1.0)
     assert np.allclose(bank.raw_distances(held_out)[0, 0], 6.0)

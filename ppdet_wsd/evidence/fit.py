@@ -8,6 +8,8 @@ import logging
 
 import numpy as np
 
+from ppdet_wsd_runtime.evidence_maps import position_scaled
+
 from .calibration import fit_levels
 from .image_probe import ImageProbe
 from .model import ANY_CLASS, EvidenceModel
@@ -54,28 +56,31 @@ def fit_evidence(train, val, classes, settings, geometry):
             bank = NormalityBank(settings.bank_patches, settings.seed,
                                  settings.bank_edge_share).fit(good)
             logger.info('normality bank: %d patches of %d good images', len(bank.bank), len(good))
-            fit_positions(bank, [((f.patches - mean) / std).astype(np.float32)
-                                 for f, y in val if not y.any()])
         else:
             logger.warning('no good training image: heat map "%s" needs them, using "mil"',
                            heat_map)
             heat_map = 'mil'
     del bags
     model = EvidenceModel(classes, heat_map, vars(settings), geometry, mean, std, probe, mil, bank)
-    model.levels = calibrate(model, val)
+    negatives = negative_maps(model, val)
+    if bank is not None:  # its maps are unscaled distances until the scale is fitted on them
+        raw = negatives[ANY_CLASS]
+        fit_positions(bank, raw)
+        negatives = {ANY_CLASS: [position_scaled(m, bank.ring_scale) for m in raw]}
+    model.levels = calibrate(model, val, negatives)
     return model
 
 
-def fit_positions(bank, good_val):
-    """Set the bank's position scale from the good validation images' standardised
-    grids (``[rows, cols, D]``; a mean over every cell of a ring, so one image is
-    enough); without any it stays 1 (edge cells then rank as they are, which the log
-    says)."""
-    if not good_val:
+def fit_positions(bank, good_val_distances):
+    """Set the bank's position scale from the good validation images' unscaled
+    distance maps (float ``[rows, cols]`` each; a mean over every cell of a ring, so one
+    image is enough); without any it stays 1 (edge cells then rank as they are, which
+    the log says)."""
+    if not good_val_distances:
         logger.warning('no good val image: the normality map is not scaled by distance '
                        'from the image edge')
         return
-    bank.fit_positions(good_val)
+    bank.fit_positions(good_val_distances)
     logger.info('normality scale by distance from the edge: %s',
                 ', '.join(f'{v:.2f}' for v in bank.ring_scale))
 

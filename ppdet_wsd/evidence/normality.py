@@ -25,11 +25,10 @@ from ppdet_wsd_runtime.evidence_maps import EDGE_RINGS, edge_rings, position_sca
 EDGE_BANK_DEPTH = 2  # cells this close to the image edge form the bank's edge pool
 
 
-def _sample_cells(grids, in_pool, quota, rng):
+def _sample_cells(grids, masks, quota, rng):
     """``quota`` descriptors drawn without replacement from the cells of ``grids``
-    (``[rows, cols, D]`` each) where ``in_pool(grid)`` (bool ``[rows, cols]``) holds, as
+    (``[rows, cols, D]`` each) where ``masks`` (bool ``[rows, cols]`` each) hold, as
     float32 ``[quota, D]``; bag by bag, so the pool is never copied whole."""
-    masks = [in_pool(g) for g in grids]
     counts = np.array([int(m.sum()) for m in masks])
     keep = np.sort(rng.choice(int(counts.sum()), quota, replace=False))
     starts = np.concatenate([[0], np.cumsum(counts)])
@@ -70,14 +69,9 @@ class NormalityBank:
     def fit(self, good_grids):
         """Build the bank from ``good_grids``: list of float ``[rows, cols, D]``
         (standardised descriptors of good images). Returns self."""
-        def near(grid):
-            return edge_rings(grid.shape[:2]) < EDGE_BANK_DEPTH
-
-        def inside(grid):
-            return ~near(grid)
-
-        n_edge = sum(int(near(g).sum()) for g in good_grids)
-        n_inside = sum(g.shape[0] * g.shape[1] for g in good_grids) - n_edge
+        near = [edge_rings(g.shape[:2]) < EDGE_BANK_DEPTH for g in good_grids]
+        n_edge = sum(int(m.sum()) for m in near)
+        n_inside = sum(m.size for m in near) - n_edge
         if n_edge + n_inside == 0:
             raise ValueError('NormalityBank.fit: no good patch to build the bank from')
         cap = min(self.max_patches, n_edge + n_inside)
@@ -87,19 +81,18 @@ class NormalityBank:
         edge_quota = cap - inside_quota
         rng = np.random.default_rng(self.seed)
         parts = [_sample_cells(good_grids, near, edge_quota, rng),
-                 _sample_cells(good_grids, inside, inside_quota, rng)]
+                 _sample_cells(good_grids, [~m for m in near], inside_quota, rng)]
         self.bank = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
         self.ring_scale = np.ones(EDGE_RINGS + 1, np.float32)
         self._index = None
         return self
 
-    def fit_positions(self, good_grids):
-        """Set ``ring_scale`` from held-out good images (not in the bank): float
-        ``[rows, cols, D]`` standardised grids. Returns self."""
+    def fit_positions(self, good_distances):
+        """Set ``ring_scale`` from held-out good images (not in the bank): their
+        :meth:`raw_distances` maps, float ``[rows, cols]`` each. Returns self."""
         sums, counts = np.zeros(EDGE_RINGS + 1), np.zeros(EDGE_RINGS + 1)
-        for grid in good_grids:
-            rings = edge_rings(grid.shape[:2])
-            distance = self.raw_distances(grid)
+        for distance in good_distances:
+            rings = edge_rings(distance.shape)
             sums += np.bincount(rings.ravel(), distance.ravel(), EDGE_RINGS + 1)
             counts += np.bincount(rings.ravel(), minlength=EDGE_RINGS + 1)
         mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
