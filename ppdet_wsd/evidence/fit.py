@@ -8,6 +8,7 @@ import logging
 
 import numpy as np
 
+from ppdet_wsd_runtime.evidence import standardised
 from ppdet_wsd_runtime.evidence_maps import position_scaled
 
 from .calibration import fit_levels
@@ -42,7 +43,7 @@ def fit_evidence(train, val, classes, settings, geometry):
     sample = np.concatenate([_flat(f)[::STANDARDISE_SAMPLE] for f, _ in train]).astype(np.float32)
     mean, std = sample.mean(axis=0), sample.std(axis=0) + 1e-3
     del sample
-    bags = [((_flat(f).astype(np.float32) - mean) / std) for f, _ in train]
+    bags = [standardised(_flat(f), mean, std) for f, _ in train]
     probe = ImageProbe(settings.probe_regularisation).fit(
         np.stack([f.pooled for f, _ in train]), labels)
     logger.info('image probe fitted on %d images', len(train))
