@@ -2,7 +2,8 @@
 import json
 import os
 
-from ppdet_wsd.benchmarks.stage3 import finished_reports, stage3_lines, variant_spec
+from ppdet_wsd.benchmarks.stage3 import (SHARED_STAGES, finished_reports, prepare_variant,
+                                         stage3_lines, variant_spec)
 
 
 def _report(det_map50, fit, ap):
@@ -63,3 +64,19 @@ def test_the_finished_reports_are_read_from_the_run_and_its_variant_folders(tmp_
     assert set(reports) == {'default', 'refinement', 'supervised'}
     assert reports['default']['det_map50'] == 0.3 and reports['default']['folder'] == run
     assert reports['supervised']['det_map50'] == 0.6 and reports['refinement'] is None
+
+
+def test_a_variant_gets_the_runs_current_stages_1_2_replacing_stale_ones(tmp_path):
+    run, variant = tmp_path / 'run', tmp_path / 'run_supervised'
+    (run / 'features').mkdir(parents=True)
+    for stage in SHARED_STAGES:
+        (run / stage).mkdir()
+        (run / stage / 'stage.json').write_text(f'{stage} now')
+    (variant / 'pseudo_boxes').mkdir(parents=True)
+    (variant / 'pseudo_boxes' / 'stage.json').write_text('pseudo_boxes of an old run')
+    (variant / 'pseudo_boxes' / 'old.json').write_text('{}')
+    prepare_variant(str(run), str(variant))
+    for stage in SHARED_STAGES:
+        assert (variant / stage / 'stage.json').read_text() == f'{stage} now'
+    assert not (variant / 'pseudo_boxes' / 'old.json').exists()
+    assert os.path.realpath(variant / 'features') == os.path.realpath(run / 'features')

@@ -40,15 +40,18 @@ def _fmt(value, digits=3):
 
 def prepare_variant(run_dir, variant_dir):
     """Give ``variant_dir`` the finished stages 1-2 of ``run_dir`` (the feature cache
-    linked, the stage folders copied), so the runner skips them."""
+    linked, the stage folders copied), so the runner skips them. Stage folders a variant
+    kept from an earlier run are replaced: stale ones would be run again inside the
+    variant, and that would overwrite the true boxes the supervised variant trains on."""
     os.makedirs(variant_dir, exist_ok=True)
     features = os.path.join(variant_dir, 'features')
     if not os.path.exists(features):
         os.symlink(os.path.abspath(os.path.join(run_dir, 'features')), features)
     for stage in SHARED_STAGES:
         target = os.path.join(variant_dir, stage)
-        if not os.path.isdir(target):
-            shutil.copytree(os.path.join(run_dir, stage), target, symlinks=True)
+        if os.path.isdir(target):
+            shutil.rmtree(target)
+        shutil.copytree(os.path.join(run_dir, stage), target, symlinks=True)
 
 
 def variant_spec(spec, variant_dir, opts):
