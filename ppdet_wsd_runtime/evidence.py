@@ -30,12 +30,12 @@ def sigmoid(x):
     return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
 
 
-
-def standardised(patches, mean, std):
+def standardise_patches(patches, mean, std):
     """Patch descriptors ``[..., D]`` (float16 / 32) minus ``mean``, over ``std`` (float32
     ``[D]`` each): float32 ``[..., D]``, the form the patch classifier and the normality
     bank read. The one formula of the fit, the eager model and this runtime."""
     return ((np.asarray(patches, np.float32) - mean) / std).astype(np.float32)
+
 
 class EvidenceScorer:
     """Class scores of one image from its backbone maps: the mean of the image probe
@@ -85,9 +85,9 @@ class EvidenceScorer:
         return sigmoid(logits).astype(np.float32)
 
     def standardise(self, patches):
-        """:func:`standardised` with the train patches' mean and std, as the patch
+        """:func:`standardise_patches` with the train patches' mean and std, as the patch
         classifier and the normality bank take them."""
-        return standardised(patches, self.arrays['mean'], self.arrays['std'])
+        return standardise_patches(patches, self.arrays['mean'], self.arrays['std'])
 
     def patch_logits(self, patches, standardised=False):
         """The patch classifier's logits: ``[..., D]`` -> float32 ``[..., C]``

@@ -8,7 +8,7 @@ import logging
 
 import numpy as np
 
-from ppdet_wsd_runtime.evidence import standardised
+from ppdet_wsd_runtime.evidence import standardise_patches
 from ppdet_wsd_runtime.evidence_maps import position_scaled
 
 from .calibration import fit_levels
@@ -43,7 +43,7 @@ def fit_evidence(train, val, classes, settings, geometry):
     sample = np.concatenate([_flat(f)[::STANDARDISE_SAMPLE] for f, _ in train]).astype(np.float32)
     mean, std = sample.mean(axis=0), sample.std(axis=0) + 1e-3
     del sample
-    bags = [standardised(_flat(f), mean, std) for f, _ in train]
+    bags = [standardise_patches(_flat(f), mean, std) for f, _ in train]
     probe = ImageProbe(settings.probe_regularisation).fit(
         np.stack([f.pooled for f, _ in train]), labels)
     logger.info('image probe fitted on %d images', len(train))

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.special import expit
 
 from ppdet_wsd_runtime.atomic import write_atomic, write_json_atomic
-from ppdet_wsd_runtime.evidence import standardised
+from ppdet_wsd_runtime.evidence import standardise_patches
 from ppdet_wsd_runtime.evidence_input import InputGeometry
 
 from ..pseudo.regions import region_boxes
@@ -68,8 +68,9 @@ class EvidenceModel:
 
     # ------------------------------------------------------------------ maps
     def standardise(self, patches):
-        """float16/32 ``[..., D]`` -> float32 standardised descriptors (:func:`standardised`)."""
-        return standardised(patches, self.mean, self.std)
+        """float16/32 ``[..., D]`` -> float32 standardised descriptors
+        (:func:`~ppdet_wsd_runtime.evidence.standardise_patches`)."""
+        return standardise_patches(patches, self.mean, self.std)
 
     def image_scores(self, features):
         """Class probabilities ``[C]`` of one image (the verdict's source): the mean of
