@@ -100,3 +100,28 @@ def test_the_pipeline_runs_two_processes_per_stage(tiny_dataset, tmp_path):
         assert 'paddle.distributed.launch' not in record['command'], stage
     report = json.load(open(out / 'report.json'))
     assert report['det_map50'] is not None and report['config']['nproc'] == 2
+    worker_log = (out / 'detector' / 'launch_logs' / 'workerlog.0').read_text()
+    assert 'batch 4 per step: 2 in each of 2 processes' in worker_log
+
+
+MEAN_SCRIPT = '''
+import paddle.distributed as dist
+from ppdet_wsd.utils.dist import mean_over_processes
+dist.init_parallel_env()
+print('MEAN', dist.get_rank(), mean_over_processes(3.0 + 4.0 * dist.get_rank()))
+'''
+
+
+def test_the_positive_count_is_averaged_over_processes(tmp_path):
+    """The focal loss's normaliser: every process gets the mean of the processes' values
+    (3 and 7 -> 5), so the averaged gradients equal one process's on the whole batch."""
+    script = tmp_path / 'mean.py'
+    script.write_text(MEAN_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+               PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    subprocess.run([sys.executable, '-m', 'paddle.distributed.launch', '--nproc_per_node', '2',
+                    '--log_dir', str(tmp_path / 'logs'), str(script)], cwd=str(tmp_path), env=env,
+                   check=True, capture_output=True)
+    means = [re.findall(r'MEAN (\d) ([\d.]+)', (tmp_path / 'logs' / f'workerlog.{r}').read_text())
+             for r in (0, 1)]
+    assert means == [[('0', '5.0')], [('1', '5.0')]]

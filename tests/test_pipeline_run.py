@@ -80,12 +80,15 @@ def tiny_pipeline(workdir, dataset, detector_epochs=8):
     detector's refinement turned on (off by default) so the pipeline tests cover it: it
     refines its boxes once, half-way. Its few dozen steps train at the learning rate 0.001
     (the default's 0.0003 suits hundreds of steps, docs/detector.md): with 0.0003 the tiny
-    detector's val AUROC fell to 0.78 and the verdict these tests follow left it."""
+    detector's val AUROC fell to 0.78 and the verdict these tests follow left it. One
+    process (the default ``auto`` starts one per core): the goldens are one process's
+    float sums; ``tests/test_distributed.py`` runs it with two."""
     path = os.path.join(workdir, 'tiny_pipeline.yml')
     with open(path, 'w') as f:
         f.write(f'''_BASE_: ["{DEFAULT}"]
 dataset_dir: {dataset}
 output_dir: {os.path.join(workdir, 'out')}
+nproc: 1
 input_size: 64
 classifier:
   opts: {{PatchEvidence: {{mil_epochs: 8}}}}

@@ -13,6 +13,7 @@ from ppdet_wsd.pipeline.adapt import anchor_prior, set_input_canvas, step_schedu
 from ppdet_wsd.pipeline.runner import (STAGES, PipelineError, plan_fingerprints,
                                        profile_dataset, stages_to_run)
 from ppdet_wsd.pipeline.spec import PipelineConfigError, load_pipeline_config, parse_overrides
+from ppdet_wsd.utils.dist import mean_over_processes, per_process_batch
 
 DEFAULT = os.path.join(REPO_ROOT, 'configs', 'pipeline', 'default.yml')
 
@@ -51,6 +52,8 @@ def test_stage_configs_resolve_relative_to_the_file_naming_them(tmp_path, tiny_d
      'detector.config" names missing.yml'),
     ({'dataset_dir': 'd', 'output_dir': 'o', 'detector': {'steps': 0}},
      '"detector.steps" must be a whole number > 0 or null'),
+    ({'dataset_dir': 'd', 'output_dir': 'o', 'nproc': 0},
+     '"nproc" must be auto or a whole number >= 1, got 0'),
 ])
 def test_config_errors_name_the_file_and_the_key(overrides, message):
     with pytest.raises(PipelineConfigError, match=message) as error:
@@ -100,6 +103,21 @@ def test_a_step_budget_scales_epochs_snapshots_and_refinement_alike():
         {'epoch': 133, 'snapshot_epoch': 33, 'Refinement': {'start_epoch': 66, 'interval': 33}}
     assert step_schedule(1200, 5000, 8, 2, refinement) == \
         {'epoch': 2, 'snapshot_epoch': 1, 'Refinement': {'start_epoch': 1, 'interval': 1}}
+
+
+def test_auto_starts_one_detector_process_per_core_up_to_four(tiny_dataset, tmp_path,
+                                                             monkeypatch):
+    from ppdet_wsd.pipeline import spec as spec_module
+    for machine, expected in ((1, 1), (2, 2), (16, 4)):
+        monkeypatch.setattr(spec_module, 'cores', lambda machine=machine: machine)
+        assert _spec(tiny_dataset, tmp_path)['nproc'] == expected, machine
+    assert _spec(tiny_dataset, tmp_path, nproc=3)['nproc'] == 3, 'a number is kept'
+
+
+def test_processes_share_the_batch_of_one_step():
+    """``nproc`` processes train the schedule of one: each draws its share of the batch."""
+    assert [per_process_batch(8, n) for n in (1, 2, 3, 4, 16)] == [8, 4, 3, 2, 1]
+    assert mean_over_processes(7) == 7.0  # one process: the value itself
 
 
 def test_fingerprints_change_only_downstream_of_a_change(tiny_dataset, tmp_path):

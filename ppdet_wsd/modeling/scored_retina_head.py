@@ -4,6 +4,7 @@ from ppdet.modeling.bbox_utils import bbox2delta
 from ppdet.modeling.heads.retina_head import RetinaHead
 
 from ..registry import register_module
+from ..utils.dist import mean_over_processes
 
 
 def flatten_levels(maps, channels):
@@ -76,7 +77,8 @@ class ScoredRetinaHead(RetinaHead):
                 multi-hot (needed when ``doubt_weight < 1``).
         Returns:
             dict: 0-D ``loss_cls``, ``loss_reg``, ``loss`` (their sum); both
-            normalised by ``max(1, #positive anchors)``.
+            normalised by ``max(1, #positive anchors)``, that count averaged over the
+            processes of a data-parallel run.
         """
         anchors = paddle.concat(self.anchor_generator(head_outputs[0]))
         cls_logits = flatten_levels(head_outputs[0], self.num_classes)
@@ -110,7 +112,9 @@ class ScoredRetinaHead(RetinaHead):
                 gt_score.reshape([-1]).astype('float32')[pos_matches]
             reg_weight.append(weight)
         num_pos = sum(int(p.shape[0]) for p in reg_pred)
-        avg_factor = max(1.0, float(num_pos))
+        # the mean over data-parallel processes: their averaged gradients then equal one
+        # process's on the whole batch, however the positives fall between them
+        avg_factor = max(1.0, mean_over_processes(num_pos))
         if doubt is None:
             loss_cls = self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
                                        reduction='sum')

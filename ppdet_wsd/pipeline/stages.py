@@ -30,7 +30,7 @@ from ..engine.prediction.detect import detect_images
 from ..engine.training.refinement import refinement_options
 from ..evidence.model import EvidenceModel
 from ..metrics import verdict_rates
-from ..utils.dist import is_main_process
+from ..utils.dist import is_main_process, per_process_batch, world_size
 from ..visualization.review import choose_review_files
 from .adapt import anchor_prior, pseudo_box_shapes, set_input_canvas, step_schedule
 from .evidence_stages import (MODEL_DIR, classifier_scores, run_classifier,
@@ -101,6 +101,22 @@ def apply_step_budget(task, cfg):
     return schedule
 
 
+def share_among_processes(cfg):
+    """Under ``nproc`` processes, each draws its share of ``TrainReader.batch_size`` (the
+    pipeline's batch is per optimiser step, as ``detector.steps`` counts them), so more
+    processes train the same schedule faster instead of a different one; each keeps its
+    share of the feature cache's memory budget."""
+    processes = world_size()
+    if processes > 1:
+        batch = cfg.TrainReader['batch_size']
+        cfg.TrainReader['batch_size'] = per_process_batch(batch, processes)
+        arch = cfg[cfg.architecture]
+        if arch.get('cache_max_mb'):
+            arch['cache_max_mb'] = arch['cache_max_mb'] / processes
+        logger.info(f'batch {batch} per step: {cfg.TrainReader["batch_size"]} in each of '
+                    f'{processes} processes')
+
+
 def detector_config(task, weights=True):
     """The detector config (+ opts), trained on the pipeline's pseudo boxes, with the
     anchor prior the detector stage chose; ``model_final`` as weights."""
@@ -161,6 +177,7 @@ def run_detector(task):
     (``anchors.json``); ``model_final`` after that schedule."""
     cfg = detector_config(task, weights=False)
     apply_step_budget(task, cfg)
+    share_among_processes(cfg)
     if task['spec']['detector'].get('adapt_anchors', True):
         # every process derives the same prior from the same file (no waiting on rank 0)
         generator = _anchor_generator(cfg)
