@@ -2,8 +2,8 @@
 import json
 import os
 
-from ppdet_wsd.benchmarks.stage3 import (SHARED_STAGES, finished_reports, prepare_variant,
-                                         stage3_lines, variant_spec)
+from ppdet_wsd.benchmarks.stage3 import (SHARED_STAGES, VARIANTS, finished_reports,
+                                         prepare_variant, stage3_lines, variant_spec)
 
 
 def _report(det_map50, fit, ap):
@@ -36,6 +36,17 @@ def test_a_variant_writes_beside_the_run_with_its_own_detector_opts():
     assert variant['output_dir'] == 'out/run_x'
     assert variant['detector']['opts'] == {'epoch': 3, 'Refinement': {'enable': False}}
     assert spec['detector']['opts'] == {'epoch': 3}, 'the run itself is untouched'
+
+
+def test_the_supervised_yardstick_trains_twice_the_runs_steps():
+    spec = {'output_dir': 'out/run', 'detector': {'opts': {}, 'steps': 560}}
+    supervised = VARIANTS['supervised']
+    assert variant_spec(spec, 'out/run_s', supervised.opts,
+                        supervised.steps_factor)['detector']['steps'] == 1120
+    assert variant_spec(spec, 'out/run_r', VARIANTS['refinement'].opts,
+                        VARIANTS['refinement'].steps_factor)['detector']['steps'] == 560
+    spec['detector']['steps'] = None  # the stage config's epochs: no budget to scale
+    assert variant_spec(spec, 'out/run_s', {}, 2)['detector']['steps'] is None
 
 
 def test_seed_spread_rows_and_seed_folders(tmp_path):
