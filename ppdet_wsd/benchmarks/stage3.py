@@ -43,8 +43,8 @@ VARIANTS = {
                           'twice the steps', {'Refinement': {'enable': False}}, 2),
 }
 TRUE_BOXES = 'annotations.json'
-SEEDED = {'default': ('(b) no refinement', {}),
-          'refinement': ('(c) with refinement', {'Refinement': {'enable': True}})}
+SEEDED = {'default': Variant('(b) no refinement', {}),
+          'refinement': Variant('(c) with refinement', VARIANTS['refinement'].opts)}
 
 
 def _fmt(value, digits=3):
@@ -129,12 +129,12 @@ def run_seeds(spec, command_line, seeds):
     run (stages 1-2 shared); returns ``{(name, seed): report}``, with the reports of seeds
     run earlier (whatever ``seeds`` says) read back."""
     reports = {}
-    for name, (_, opts) in SEEDED.items():
+    for name, variant in SEEDED.items():
         for seed in seeds:
             folder = seed_dir(spec, name, seed)
             prepare_variant(spec['output_dir'], folder)
             reports[(name, seed)] = run_pipeline(
-                variant_spec(spec, folder, dict(opts, seed=int(seed))), command_line)
+                variant_spec(spec, folder, dict(variant.opts, seed=int(seed))), command_line)
     stem = os.path.basename(spec['output_dir'].rstrip(os.sep))
     parent = os.path.dirname(spec['output_dir'].rstrip(os.sep)) or '.'
     for entry in sorted(os.listdir(parent)):
@@ -157,7 +157,7 @@ def seed_lines(reports, seeded):
     lines = ['Spread between runs of one recipe (same pseudo boxes, seeds differ):', '',
              '| recipe | seeds | test mAP@0.5 per seed | mean | min - max | fit (train mAP@0.5) '
              'mean | detector image AUROC mean |', '|---|---|---|---|---|---|---|']
-    for name, (label, _) in SEEDED.items():
+    for name, variant in SEEDED.items():
         runs = [(None, reports.get(name))] + sorted(
             (seed, r) for (n, seed), r in seeded.items() if n == name)
         runs = [(seed, r) for seed, r in runs if r is not None and r['det_map50'] is not None]
@@ -168,7 +168,7 @@ def seed_lines(reports, seeded):
         aurocs = [(r['detector'] or {}).get('image_auroc') for _, r in runs]
         aurocs = [a for a in aurocs if a is not None]
         names = ', '.join('run' if seed is None else str(seed) for seed, _ in runs)
-        lines.append(f'| {label} | {names} | {", ".join(_fmt(m) for m in maps)} | '
+        lines.append(f'| {variant.label} | {names} | {", ".join(_fmt(m) for m in maps)} | '
                      f'{_fmt(sum(maps) / len(maps))} | {_fmt(min(maps))} - {_fmt(max(maps))} | '
                      f'{_fmt(sum(fits) / len(fits) if fits else None)} | '
                      f'{_fmt(sum(aurocs) / len(aurocs) if aurocs else None)} |')

@@ -20,7 +20,7 @@ from ppdet_wsd_runtime.atomic import write_json_atomic
 from ...cam import build_cam
 from ...data.labels import file_key
 from ...pseudo.align import align_to_original
-from ...utils.dist import is_main_process
+from ...utils.dist import is_main_process, world_size
 from ...utils.fingerprint import fingerprint
 from ...visualization.review import (choose_review_files, render_review, save_review,
                                     write_review_gallery)
@@ -32,7 +32,7 @@ PARTS = '.parts'
 
 def _barrier():
     """Wait for every process of a distributed launch (no-op in a single process)."""
-    if dist.get_world_size() > 1:
+    if world_size() > 1:
         if not dist.is_initialized():
             dist.init_parallel_env()
         dist.barrier()
@@ -172,7 +172,7 @@ def generate_pseudo_boxes(model, cfg, dataset, classes, generator, output_dir,
     cam_method = build_cam(method, model, target_layer=target_layer, flips=flips, scales=scales)
     starts = range(0, len(records), chunk_size)
     part_paths = [os.path.join(parts, f'{i:06d}.json') for i in range(len(starts))]
-    rank, world = dist.get_rank(), max(1, dist.get_world_size())
+    rank, world = dist.get_rank(), world_size()
     mine = [i for i in range(len(starts)) if i % world == rank]  # this process's shard
     with tqdm(total=sum(len(records[starts[i]:starts[i] + chunk_size]) for i in mine),
               desc=f'pseudo boxes ({method}, process {rank + 1}/{world})', unit='img') as bar:
