@@ -152,6 +152,30 @@ def test_new_ground_truth_redoes_only_the_measuring_stages(tiny_dataset, tmp_pat
                                                             'export'}
 
 
+def test_a_copy_with_new_dates_redoes_nothing_and_a_changed_image_redoes_everything(
+        tiny_dataset, tmp_path):
+    import shutil
+
+    import cv2
+    data = str(tmp_path / 'data')
+    shutil.copytree(tiny_dataset, data)
+    for folder, _, files in os.walk(data):  # a copy with other file dates
+        for name in files:
+            os.utime(os.path.join(folder, name), (1e9, 1e9))
+    original_spec, spec = _spec(tiny_dataset, tmp_path), _spec(data, tmp_path)
+    original = plan_fingerprints(original_spec, profile_dataset(original_spec))
+    copied = plan_fingerprints(spec, profile_dataset(spec))
+    assert copied == original, 'content, not dates, decides'
+    image = os.path.join(data, 'images', sorted(os.listdir(os.path.join(data, 'images')))[0])
+    stat = os.stat(image)
+    pixels = cv2.imread(image, cv2.IMREAD_UNCHANGED)
+    pixels[0, 0] ^= 1
+    cv2.imwrite(image, pixels)
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # its old date back
+    changed = plan_fingerprints(spec, profile_dataset(spec))
+    assert {s for s in copied if copied[s] != changed[s]} == {s.name for s in STAGES}
+
+
 def test_stage_records_skip_resume_and_wipe(tmp_path):
     stage = str(tmp_path / 'detector')
     assert records.start(stage, 'a') is False

@@ -92,10 +92,13 @@ def variant_report(spec, name):
     return _report_in(f'{spec["output_dir"].rstrip(os.sep)}_{name}')
 
 
-def finished_reports(spec):
-    """``{name: report}`` of ``spec``'s run (``'default'``) and of its variants of
-    :data:`VARIANTS`, as their folders hold them (None: not run)."""
-    reports = {'default': _report_in(spec['output_dir'].rstrip(os.sep))}
+def finished_reports(spec, default=None):
+    """``{name: report}`` of ``spec``'s run (``'default'``; ``default`` when the caller
+    holds it already, else read) and of its variants of :data:`VARIANTS`, as their
+    folders hold them (None: not run)."""
+    if default is None:
+        default = _report_in(spec['output_dir'].rstrip(os.sep))
+    reports = {'default': default}
     reports.update({name: variant_report(spec, name) for name in VARIANTS})
     return reports
 
@@ -104,8 +107,7 @@ def run_variants(spec, command_line, names=tuple(VARIANTS)):
     """Run the pipeline of ``spec`` (stages 1-6; skipped when finished) and then the
     variants ``names`` of :data:`VARIANTS`; returns ``{name: report}`` with the run under
     ``'default'`` and the reports of variants run earlier (None if never run)."""
-    report = run_pipeline(spec, command_line)
-    reports = dict(finished_reports(spec), default=report)
+    reports = finished_reports(spec, default=run_pipeline(spec, command_line))
     for name in names:
         variant = VARIANTS[name]
         variant_dir = f'{spec["output_dir"].rstrip(os.sep)}_{name}'

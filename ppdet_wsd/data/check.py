@@ -19,6 +19,7 @@ The pipeline's dataset stage runs this same check (:func:`check_dataset`); the i
 skips are left out by every stage.
 """
 import difflib
+import hashlib
 import os
 import re
 from collections import Counter
@@ -30,7 +31,8 @@ from tqdm import tqdm
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 
-from .check_cache import cached_entry, check_cache_document, file_stamp, read_check_cache
+from .check_cache import (cached_entry, check_cache_document, file_digest, file_stamp,
+                          read_check_cache)
 from .ground_truth import load_ground_truth
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
@@ -52,6 +54,7 @@ class DatasetCheck:
         layout (str): ``labels.csv`` or ``class folders``.
         images (list[LabeledImage]): the usable images, with their splits.
         sizes (dict[str, tuple[int, int]]): ``file -> (height, width)`` of each usable image.
+        digests (dict[str, str]): ``file -> SHA-1 of its bytes`` of each usable image.
         kinds (Counter): usable images per pixel kind (``grey 8-bit``, ``RGBA 16-bit``, ...).
         listed (int): images the labels list (with a split row when there is a split file).
         skipped (list[tuple[str, str]]): ``(file, reason)`` of each listed image left out.
@@ -65,6 +68,7 @@ class DatasetCheck:
     layout: str = None
     images: list = field(default_factory=list)
     sizes: dict = field(default_factory=dict)
+    digests: dict = field(default_factory=dict)
     kinds: Counter = field(default_factory=Counter)
     listed: int = 0
     skipped: list = field(default_factory=list)
@@ -119,6 +123,16 @@ class DatasetCheck:
         lines.append(f'problems: {len(problems)}' + ('' if problems else ' (none)'))
         lines += [f'  {p}' for p in problems]
         return '\n'.join(lines)
+
+    def content_signature(self):
+        """SHA-1 (hex) over what training reads of the dataset: each usable image's file
+        name, labels, split and content. Copying the dataset (new file dates) keeps it;
+        a changed image, label, split or skip changes it."""
+        digest = hashlib.sha1()
+        for im in sorted(self.images, key=lambda im: im.file):
+            digest.update(f'{im.file}\0{"|".join(im.labels)}\0{im.split}\0'
+                          f'{self.digests[im.file]}\n'.encode('utf-8'))
+        return digest.hexdigest()
 
     def to_dict(self):
         """The check's counts and problems as plain JSON data (for ``dataset_profile.json``
@@ -316,7 +330,8 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
             stamp = file_stamp(path)
             try:
                 size, kind = inspect_image(path)
-                entry = {'stamp': stamp, 'size': list(size), 'kind': kind}
+                entry = {'stamp': stamp, 'digest': file_digest(path), 'size': list(size),
+                         'kind': kind}
             except ImageReadError as err:
                 entry = {'stamp': stamp, 'problem': str(err).split(': ', 1)[-1]}
         inspected[im.file] = entry
@@ -324,6 +339,7 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
             check.skipped.append((im.file, entry['problem']))
             continue
         check.sizes[im.file] = tuple(entry['size'])
+        check.digests[im.file] = entry['digest']
         check.kinds[entry['kind']] += 1
         check.images.append(im)
     if cache_file:

@@ -120,8 +120,9 @@ class ImageLabelDataSet(DetDataset):
 
     def _record(self, path, im_id, labels, index, checked=None):
         """One record, or ``None`` (and a note in ``skipped``) for a bad image;
-        ``checked``: the dataset check's entry of the unchanged file, if any."""
-        if not os.path.isfile(path):
+        ``checked``: the dataset check's entry of the unchanged file, if any (then the
+        file is known to exist: its stamp was just read)."""
+        if checked is None and not os.path.isfile(path):
             self.skipped.append((path, 'file not found'))
             return None
         h = w = None

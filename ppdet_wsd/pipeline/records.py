@@ -21,6 +21,7 @@ import shutil
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
+from ..data.check_cache import file_digest
 from ..engine.config import read_config
 from ..utils.fingerprint import plain
 
@@ -36,24 +37,24 @@ def resolved_stage_config(path):
 
 
 def file_signature(path):
-    """``[relative-free path, size, mtime]`` of a file, or None when it does not exist."""
+    """``[file name, SHA-1 of its bytes]``, or None when it does not exist (a copy with new
+    dates keeps it)."""
     if not os.path.isfile(path):
         return None
-    stat = os.stat(path)
-    return [os.path.basename(path), stat.st_size, int(stat.st_mtime)]
+    return [os.path.basename(path), file_digest(path)]
 
 
 def folder_signature(folder):
-    """SHA-1 over the names, sizes and mtimes of every file below ``folder`` (None if absent)."""
+    """SHA-1 over the relative names and contents of every file below ``folder`` (None if
+    absent)."""
     if not os.path.isdir(folder):
         return None
     digest = hashlib.sha1()
     for root, dirs, files in os.walk(folder):
         dirs.sort()
         for name in sorted(files):
-            stat = os.stat(os.path.join(root, name))
-            rel = os.path.relpath(os.path.join(root, name), folder)
-            digest.update(f'{rel}\0{stat.st_size}\0{int(stat.st_mtime)}\n'.encode('utf-8'))
+            path = os.path.join(root, name)
+            digest.update(f'{os.path.relpath(path, folder)}\0{file_digest(path)}\n'.encode())
     return digest.hexdigest()
 
 

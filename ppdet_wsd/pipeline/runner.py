@@ -113,6 +113,7 @@ def profile_dataset(spec):
     good = {s: sum(not im.labels for im in m) for s, m in splits.items()}
     return {
         'dataset_dir': root, 'image_root': check.image_root, 'classes': classes,
+        'content_signature': check.content_signature(),
         'images': {s: len(m) for s, m in splits.items()},
         'images_per_class': {c: sum(c in im.labels for im in images) for c in classes},
         'good_images': sum(good.values()),
@@ -128,17 +129,16 @@ def profile_dataset(spec):
     }
 
 
-def dataset_signature(spec, profile):
-    """What the training stages read of the dataset: the label and split files and the
-    images (names, sizes, mtimes)."""
-    root = spec['dataset_dir']
-    return {'labels': records.file_signature(os.path.join(root, 'labels.csv')),
-            'splits': records.file_signature(os.path.join(root, 'splits.csv')),
-            'images': records.folder_signature(profile['image_root'])}
+def dataset_signature(profile):
+    """What the training stages read of the dataset: each usable image's name, labels,
+    split and content (:meth:`~ppdet_wsd.data.check.DatasetCheck.content_signature`), so
+    a copy of the dataset with new file dates redoes nothing."""
+    return {'images': profile['content_signature']}
 
 
 def truth_signature(spec):
-    """What the measuring stages also read: ``annotations.json`` and ``masks/``."""
+    """What the measuring stages also read: ``annotations.json`` and ``masks/`` (by
+    content)."""
     root = spec['dataset_dir']
     return {'annotations': records.file_signature(os.path.join(root, 'annotations.json')),
             'masks': records.folder_signature(os.path.join(root, 'masks'))}
@@ -174,7 +174,7 @@ def stage_settings(spec, profile):
         if stage.name in DETECTOR_STAGES:
             settings[stage.name]['input_canvas'] = profile['input_canvas']
         if stage.name == 'classifier':
-            settings[stage.name]['dataset'] = dataset_signature(spec, profile)
+            settings[stage.name]['dataset'] = dataset_signature(profile)
         if stage.reads_truth:
             settings[stage.name]['truth'] = truth
     return settings
