@@ -31,8 +31,8 @@ from tqdm import tqdm
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.image_io import IMAGE_EXTENSIONS, ImageReadError, decode_image, to_rgb, to_uint8
 
-from .check_cache import (cached_entry, check_cache_document, file_digest, file_stamp,
-                          read_check_cache)
+from ..utils.fingerprint import file_digest
+from .check_cache import cached_entry, check_cache_document, file_stamp, read_check_cache
 from .ground_truth import load_ground_truth
 from .labels import (GOOD_LABEL, SPLITS, DatasetError, assign_splits, discover_classes,
                      raise_problems, scan_layout)
@@ -332,7 +332,7 @@ def check_dataset(root, strict=False, image_dir='images', label_file='labels.csv
                 size, kind = inspect_image(path)
                 entry = {'stamp': stamp, 'digest': file_digest(path), 'size': list(size),
                          'kind': kind}
-            except ImageReadError as err:
+            except (ImageReadError, OSError) as err:
                 entry = {'stamp': stamp, 'problem': str(err).split(': ', 1)[-1]}
         inspected[im.file] = entry
         if 'problem' in entry:

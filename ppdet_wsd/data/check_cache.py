@@ -1,13 +1,12 @@
 """What the dataset check found per image, kept between runs and shared with the datasets.
 
 :func:`ppdet_wsd.data.check.check_dataset` decodes every listed image once and records,
-per file (relative to the image folder), its :func:`file_stamp` and :func:`file_digest`,
+per file (relative to the image folder), its :func:`file_stamp` and the SHA-1 of its bytes,
 and either its ``size`` ``[height, width]`` and pixel ``kind`` or the ``problem`` that leaves
 it out. A later check skips unchanged images, and a dataset given the same file
 (``ImageLabelDataSet(check_cache=...)``, set by the pipeline for its stages) takes an
 unchanged image's size from it instead of decoding the image again.
 """
-import hashlib
 import json
 import os
 
@@ -23,19 +22,6 @@ def file_stamp(path):
     except OSError:
         return None
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
-
-
-def file_digest(path):
-    """SHA-1 (hex) of a file's bytes: the same for a copy with new dates, different for
-    any change of content; None when it cannot be read."""
-    digest = hashlib.sha1()
-    try:
-        with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
 
 
 def read_check_cache(cache_file):

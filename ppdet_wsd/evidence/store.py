@@ -15,17 +15,8 @@ from tqdm import tqdm
 from ppdet_wsd_runtime.atomic import write_atomic
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
-from ..utils.fingerprint import fingerprint
+from ..utils.fingerprint import file_digest, fingerprint
 from .features import ImageFeatures
-
-
-def file_digest(path):
-    """SHA-1 hex of a file's bytes."""
-    digest = hashlib.sha1()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class FeatureStore:

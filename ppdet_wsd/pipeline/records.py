@@ -21,9 +21,8 @@ import shutil
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 
-from ..data.check_cache import file_digest
 from ..engine.config import read_config
-from ..utils.fingerprint import plain
+from ..utils.fingerprint import file_digest, plain
 
 DONE = 'stage.json'
 STARTED = 'stage.started.json'

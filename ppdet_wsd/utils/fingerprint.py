@@ -1,4 +1,5 @@
-"""A stable digest of settings, to tell whether saved work was made with the same ones."""
+"""Stable digests of settings and of file contents, to tell whether saved work was made
+with the same ones."""
 import hashlib
 import json
 
@@ -15,3 +16,16 @@ def fingerprint(settings):
     other values via :func:`plain`)."""
     text = json.dumps(settings, sort_keys=True, default=plain)
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
+
+
+def file_digest(path):
+    """SHA-1 hex of a file's bytes (the same for a copy with new dates).
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    digest = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
