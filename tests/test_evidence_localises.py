@@ -24,9 +24,10 @@ def test_patch_evidence_finds_and_boxes_synthetic_defects(measured):
     model, report = measured
     assert model.heat_map == 'fused' and model.geometry['short_side'] == 320
     assert report['image_auroc'] == pytest.approx(1.0)
-    # one of the 12 good test images: the level lets about 5 % of good val images pass
-    assert report['good_images_boxed'] <= 1 / 12
+    # two of the 12 good test images (the level lets about 5 % of good val images pass;
+    # one of 12 on the split this generator drew before it followed data.labels.seeded_split)
+    assert report['good_images_boxed'] <= 2 / 12
     loc = report['localization']
     assert loc['maxboxacc_v2']['maxboxacc_v2'] >= 65.0                # measured 75.0
-    assert loc['map50'] >= 0.6 and loc['corloc'] >= 0.9                # measured 0.75, 1.0
+    assert loc['map50'] >= 0.6 and loc['corloc'] >= 0.9                # measured 0.752, 1.0
     assert loc['per_class_ap50']['spot'] >= 0.8                         # measured 1.0

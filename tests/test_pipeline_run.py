@@ -33,30 +33,26 @@ REPORT_KEYS = ('image_auroc', 'image_ap', 'cam_maxboxacc_v2', 'cam_pxap', 'pseud
 TRUTH_KEYS = ('cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95')
 # stages 1-2 of the tiny pipeline below on the seeded tiny dataset (conftest.tiny_dataset),
 # on CPU, identical on the paddle 3 and paddle 2.6 lines
-STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 700 / 9, 'cam_pxap': 0.4953709949754393,
-                    'pseudo_map50': 0.8349834983498348, 'good_images_boxed': 1.0}
+STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 800 / 9, 'cam_pxap': 0.5540507677574597,
+                    'pseudo_map50': 0.6699669966996697, 'good_images_boxed': 1.0}
 GOLDEN_TOLERANCE = {'cam_pxap': 1e-6, 'pseudo_map50': 1e-6}
-CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 2 / 3,
+CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 1 / 3,
                      'overkill_rate': 0.0}
-# stage 3 (8 epochs, one refresh of the boxes after epoch 4) of the same run. Measured on
-# one machine: identical on paddle 3.3 and 2.6 (test scores within 1e-7), with 1 or 2 threads
-# and under 6 runs with every initial detector weight scaled by 1 + 1e-6 * N(0, 1) (a proxy
-# for another CPU's rounding, far larger than the paddle 2.6 / 3.3 difference): mAPs and
-# AUROC identical in all; fit_map50 0.3988-0.4018, operating threshold 0.01834-0.01884.
-# Perturbations of 1e-5 move the mAPs by a whole box (0.168 -> 0.056 in 1 of 3 runs): on a
-# 4-box test split one box is a third of the mAP, so the mAPs get a one-box tolerance (another
-# CPU's rounding must not fail CI; a collapse to 0 still does); fit_map50 (the train split's
-# boxes), the AUROC and the rates are the tight checks. That study was made on the pseudo
-# boxes before the normality map's edge rules (46e57af), whose boxes are tighter (pseudo
-# mAP 0.50 -> 0.83); the values are re-measured on them, identical on paddle 3.3 and 2.6
-# (threshold within 1e-7), with the same tolerances. This 8-epoch schedule learns the new
-# boxes less well: fit_map50 0.399 -> 0.252, det_map50 0.168 -> 0.084 (one box).
-DETECTOR_GOLDEN = {'det_map50': 0.08415841584158416, 'det_map50_95': 0.02524752475247525,
-                   'fit_map50': 0.2519224976042151, 'image_auroc': 1.0,
-                   'operating_threshold': 0.12483128160238266, 'miss_rate': 1 / 3,
+# stage 3 (8 epochs, one refresh of the boxes after epoch 4) of the same run, on paddle 3.3.
+# On a 5-box test split one box is a large share of the mAP, so the mAPs get a one-box
+# tolerance (another CPU's rounding must not fail CI; a collapse to 0 still does); fit_map50
+# (the train split's boxes), the AUROC and the rates are the tight checks. Measured
+# 2026-11-30 on the split the demo generator draws with data.labels.seeded_split: paddle 2.6
+# ends elsewhere than 3.3 (det_map50 0.2155 / 0.2096, fit_map50 0.2476 / 0.2682, threshold
+# 0.0852 / 0.0832; stages 1-2 identical), so those two tolerances cover both lines; on the
+# split drawn before, the two lines agreed within 1e-7 and 6 runs with every initial weight
+# scaled by 1 + 1e-6 * N(0, 1) moved fit_map50 by 0.003.
+DETECTOR_GOLDEN = {'det_map50': 0.20957095709570953, 'det_map50_95': 0.05361386138613861,
+                   'fit_map50': 0.26819524057668925, 'image_auroc': 1.0,
+                   'operating_threshold': 0.08317927271127701, 'miss_rate': 0.0,
                    'overkill_rate': 0.0}
-DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.005,
-                      'operating_threshold': 0.001}
+DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.03,
+                      'operating_threshold': 0.004}
 
 
 def detector_numbers(report):
@@ -158,12 +154,12 @@ def test_the_report_has_every_number_and_a_page(finished_run):
     # the verdict and the detector: each number is also checked against the per-image
     # outputs of the evaluation stage it comes from
     test = json.load(open(os.path.join(out, 'evaluation', 'metrics.json')))
-    assert test['num_images'] == 5 and test['boxes']['num_gt_boxes'] == 4
+    assert test['num_images'] == 6 and test['boxes']['num_gt_boxes'] == 5
     verdict = test['verdict']
     assert report['verdict_source'] == verdict['source'] in ('detector', 'classifier', 'fusion')
     defective = np.array(verdict['test']['defective'])
     scores = np.array(verdict['test']['defect_scores'])
-    assert defective.tolist() == [False, False, True, True, True]
+    assert defective.tolist() == [False, False, False, True, True, True]
     assert report['image_auroc'] == pytest.approx(roc_auc_score(defective, scores))
     assert report['image_ap'] == pytest.approx(average_precision_score(defective, scores))
     rates = verdict_rates(defective, scores, report['verdict_threshold'])

@@ -4,7 +4,8 @@
 
     <root>/images/<stem>.png     textured surfaces, some with defects
     <root>/labels.csv            file,label   ("good", a class name, or names joined by ";")
-    <root>/splits.csv            file,split   (train | val | test, stratified per label)
+    <root>/splits.csv            file,split   (train | val | test, stratified per label by
+                                              ppdet_wsd.data.labels.seeded_split)
     <root>/annotations.json      COCO boxes, one per defect instance (evaluation only)
     <root>/masks/<stem>.png      union of the defect pixels, 0 / 255 (evaluation only)
 
@@ -32,7 +33,7 @@ from skimage.draw import polygon as fill_polygon
 
 from ppdet_wsd_runtime.atomic import write_bytes_atomic, write_json_atomic
 
-from ..data.labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS
+from ..data.labels import GOOD_LABEL, LABEL_SEPARATOR, SPLITS, LabeledImage, seeded_split
 DEFAULT_NUM_PER_CLASS = {'good': 40, 'scratch': 20, 'spot': 20, 'crack': 20}
 REFERENCE_SIDE = 128.0  # defect sizes below are in pixels of a 128 px image
 MIN_SIDE = 32
@@ -374,35 +375,6 @@ def plan_labels(num_per_class, multi_label_fraction, rng):
     return plans
 
 
-def stratified_splits(labels, fractions, rng):
-    """Assign ``train``/``val``/``test`` per image, stratified per label string.
-
-    Within each label the images are shuffled and cut by ``fractions`` with
-    largest-remainder rounding (ties broken at random), so every label is split as
-    evenly as its count allows.
-
-    Args:
-        labels (list[str]): label string per image.
-        fractions (tuple[float, float, float]): train, val, test shares (sum 1).
-        rng (numpy.random.Generator): shuffles each label's images.
-
-    Returns:
-        list[str]: split name per image, aligned with ``labels``.
-    """
-    splits = [None] * len(labels)
-    fractions = np.asarray(fractions, float)
-    for label in sorted(set(labels)):
-        members = [i for i, lab in enumerate(labels) if lab == label]
-        exact = fractions * len(members)
-        counts = np.floor(exact).astype(int)
-        order = np.lexsort((rng.random(len(SPLITS)), np.round(counts - exact, 9)))
-        counts[order[:len(members) - counts.sum()]] += 1
-        names = np.repeat(SPLITS, counts)
-        for index, name in zip(rng.permutation(members), names):
-            splits[index] = str(name)
-    return splits
-
-
 def _check_arguments(num_per_class, image_size, split_fractions, multi_label_fraction,
                      max_instances):
     """Raise ``ValueError`` naming the first bad argument of :func:`make_defect_dataset`."""
@@ -508,24 +480,27 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
     images_dir, masks_dir = _prepare_folders(root, overwrite)
 
     seeds = np.random.SeedSequence(seed)
-    plan_seed, split_seed = seeds.spawn(2)
+    plan_seed, _ = seeds.spawn(2)  # the second child is unused: drawing it keeps the images
     plans = plan_labels(num_per_class, multi_label_fraction, np.random.default_rng(plan_seed))
     labels = [LABEL_SEPARATOR.join(classes) or GOOD_LABEL for classes in plans]
-    splits = stratified_splits(labels, split_fractions, np.random.default_rng(split_seed))
+    per_label = Counter()
+    files = []
+    for label in labels:
+        files.append(f"{label.replace(LABEL_SEPARATOR, '+')}_{per_label[label]:04d}.png")
+        per_label[label] += 1
+    splits = [im.split for im in seeded_split(
+        [LabeledImage(file, classes) for file, classes in zip(files, plans)],
+        dict(zip(SPLITS, split_fractions)), seed)]
     categories = sorted(c for c in num_per_class if c != GOOD_LABEL)
     category_ids = {name: index + 1 for index, name in enumerate(categories)}
 
-    per_label = Counter()
-    files, coco_images, coco_annotations = [], [], []
-    for image_id, (classes, label, image_seed) in enumerate(
-            zip(plans, labels, seeds.spawn(len(plans))), start=1):
+    coco_images, coco_annotations = [], []
+    for image_id, (classes, label, file, image_seed) in enumerate(
+            zip(plans, labels, files, seeds.spawn(len(plans))), start=1):
         rng = np.random.default_rng(image_seed)
         image, instances = render_image(rng, _image_shape(rng, image_size, image_shapes), classes,
                                         max_instances, grey)
-        stem = f"{label.replace(LABEL_SEPARATOR, '+')}_{per_label[label]:04d}"
-        per_label[label] += 1
-        files.append(f'{stem}.png')
-        write_bytes_atomic(os.path.join(images_dir, files[-1]), _encode_png(image))
+        write_bytes_atomic(os.path.join(images_dir, file), _encode_png(image))
         union = np.zeros(image.shape[:2], bool)
         for name, mask in instances:
             union |= mask
@@ -533,9 +508,9 @@ def make_defect_dataset(root, num_per_class=None, image_size=128, seed=0,
                 'id': len(coco_annotations) + 1, 'image_id': image_id,
                 'category_id': category_ids[name], 'bbox': mask_to_box(mask),
                 'area': float(mask.sum()), 'iscrowd': 0})
-        write_bytes_atomic(os.path.join(masks_dir, f'{stem}.png'),
+        write_bytes_atomic(os.path.join(masks_dir, file),
                      _encode_png(union.astype(np.uint8) * 255))
-        coco_images.append({'id': image_id, 'file_name': files[-1], 'width': image.shape[1],
+        coco_images.append({'id': image_id, 'file_name': file, 'width': image.shape[1],
                             'height': image.shape[0], 'label': label})
 
     if overwrite:
