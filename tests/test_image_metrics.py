@@ -57,7 +57,8 @@ def test_youden_threshold_separates_when_it_can():
     from ppdet_wsd.metrics import verdict_rates, youden_threshold
     defective, score = [True, True, False, False, False], [0.30, 0.25, 0.2, 0.1, 0.05]
     threshold = youden_threshold(defective, score)
-    assert 0.2 < threshold <= 0.25
+    assert threshold == pytest.approx(0.225), 'half-way between 0.25 (judged) and 0.2 (not)'
     assert verdict_rates(defective, score, threshold) == {
         'threshold': threshold, 'miss_rate': 0.0, 'overkill_rate': 0.0}
     assert youden_threshold([True, True], [0.1, 0.2]) is None
+    assert youden_threshold([True, False], [0.2, 0.3]) == 1.0, 'no J above 0: none judged'

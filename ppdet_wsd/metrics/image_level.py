@@ -135,14 +135,24 @@ def youden_threshold(defective, defect_score):
     """The operating threshold with the largest ``recall(defective) - overkill rate``
     (Youden's J) on labelled images, e.g. a val split's image labels (no box needed).
 
+    Every threshold between the lowest score that reaches the best J and the highest
+    score below it judges these images alike; the threshold is the middle of that gap,
+    so a new image's score (or another CPU's rounding of one) needs the most change, on
+    either side, to be judged otherwise.
+
     Returns:
         float | None: the threshold, ``None`` when only one kind of image is present.
     """
     defective = np.asarray(defective, dtype=bool)
     if defective.all() or not defective.any():
         return None
-    fpr, tpr, thresholds = roc_curve(defective, defect_score)
-    return float(min(thresholds[int(np.argmax(tpr - fpr))], 1.0))
+    score = np.asarray(defect_score, dtype=np.float64)
+    fpr, tpr, thresholds = roc_curve(defective, score)
+    lowest_judged = float(thresholds[int(np.argmax(tpr - fpr))])
+    if lowest_judged > score.max():  # no J above 0: nothing is judged defective
+        return 1.0
+    # J > 0 leaves a good image unjudged, so some score lies below
+    return (lowest_judged + float(score[score < lowest_judged].max())) / 2.0
 
 
 def operating_threshold(labels, defect_score, class_scores):
