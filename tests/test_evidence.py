@@ -17,7 +17,7 @@ from ppdet_wsd.evidence.patch_mil import PatchMIL, top_k_count
 from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd.evidence.settings import PatchEvidence
 from ppdet_wsd.evidence.store import FeatureStore
-from ppdet_wsd.pseudo.regions import region_boxes
+from ppdet_wsd.pseudo.regions import group_fragments, region_boxes
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -265,10 +265,48 @@ def test_evidence_model_boxes_where_the_surface_is_odd_and_names_the_class(tmp_p
 
 def test_a_mil_model_cuts_each_class_map_at_its_own_level():
     model, features = _tiny_model('mil'), _odd_image()
-    assert set(model.levels) == {'spot', 'scratch'}
+    assert set(model.levels) == {'spot', 'scratch', 'grouping/spot', 'grouping/scratch'}
     maps, boxes = model.evidence(features, boxed=[0])
     assert maps[0, 2, 6] == pytest.approx(1 / (1 + np.exp(-3.0)))
     assert [b['class'] for b in boxes] == ['spot'] and boxes[0]['above_level']
+
+
+def test_group_fragments_joins_what_one_coarse_region_holds():
+    box = lambda *v: np.array(v, np.float32)  # noqa: E731
+    fine = [(box(10, 10, 14, 14), 5.0), (box(20, 10, 24, 14), 4.0), (box(60, 60, 64, 64), 3.0),
+            (box(90, 10, 94, 14), 2.0)]
+    coarse = [(box(5, 5, 30, 20), 1.0),      # holds the first two: joined, peak 5
+              (box(55, 55, 70, 70), 0.9),    # holds one: it stays as it is
+              (box(0, 80, 40, 99), 0.8)]     # holds none: adds nothing
+    grouped = group_fragments(fine, coarse)
+    assert [(b.tolist(), p) for b, p in grouped] == [([5, 5, 30, 20], 5.0), ([60, 60, 64, 64], 3.0),
+                                                     ([90, 10, 94, 14], 2.0)]
+    assert group_fragments(fine, []) == fine
+
+
+def _fragmented_image():
+    patches = np.zeros((8, 12, 2), np.float16)
+    patches[3, 3, 0] = patches[3, 6, 0] = 2.0     # two spots three cells apart
+    return ImageFeatures(patches, np.zeros(2, np.float32), (80, 120))
+
+
+def test_a_coarse_map_joins_the_fragments_of_one_defect(tmp_path):
+    from ppdet_wsd.evidence.grouping import coarse_descriptors
+    model = _tiny_model()
+    model.group_bank = NormalityBank().fit([coarse_descriptors(np.zeros((2, 3, 2)), 5)])
+    good = (ImageFeatures(np.zeros((8, 12, 2), np.float16), np.zeros(2, np.float32), (80, 120)),
+            np.zeros(2, np.float32))
+    model.levels = calibrate(model, [good] * 5)
+    assert set(model.levels) == {'*', 'grouping/*'}
+    boxes = model.evidence(_fragmented_image(), boxed=[0])[1]
+    # one box: the coarse region's, cut half-way down its own profile
+    assert [b['box'] for b in boxes] == [[35.0, 10.0, 65.0, 60.0]]
+    model.save(str(tmp_path))
+    assert EvidenceModel.load(str(tmp_path)).evidence(_fragmented_image(), boxed=[0])[1] == boxes
+    model.settings['group_cells'] = 0
+    apart = model.evidence(_fragmented_image(), boxed=[0])[1]
+    assert [b['box'] for b in apart] == [[30.0, 30.0, 40.0, 40.0], [60.0, 30.0, 70.0, 40.0]]
+    assert boxes[0]['peak'] == max(b['peak'] for b in apart)   # the strongest fragment's
 
 
 def test_settings_reject_unknown_maps():

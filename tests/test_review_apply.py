@@ -194,16 +194,18 @@ def test_each_image_is_searched_once_during_the_refit():
         def distances(self, patches):
             calls.append(patches.shape)
             return patches.sum(axis=-1)
-    model = SimpleNamespace(bank=Bank())
+    model = SimpleNamespace(bank=Bank(), group_bank=Bank())
     patches = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     with refit._distances_once(model):
         first = model.bank.distances(patches)
         again = model.bank.distances(patches.copy())
         other = model.bank.distances(patches + 1)
-    assert calls == [(2, 3, 4), (2, 3, 4)] and np.array_equal(first, again)
+        coarse = [model.group_bank.distances(patches) for _ in range(2)]   # its own memo
+    assert calls == [(2, 3, 4)] * 3 and np.array_equal(first, again)
+    assert np.array_equal(coarse[0], first) and np.array_equal(coarse[1], first)
     assert np.array_equal(other, (patches + 1).sum(axis=-1))
     model.bank.distances(patches)
-    assert len(calls) == 3, 'outside the block every call searches'
+    assert len(calls) == 4, 'outside the block every call searches'
 
 
 def test_a_broken_review_file_stops_the_plan_naming_it(tiny_dataset, tmp_path):

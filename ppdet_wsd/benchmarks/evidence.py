@@ -28,6 +28,8 @@ VARIANTS = {
     'fused_edge_blind': 'the same without the edge rules (the map before 2026-11-29): a '
                         'uniform bank sample, no scale by distance from the image edge',
     'fused_untightened': 'the same, boxes not tightened',
+    'fused_ungrouped': 'the same, fragments not grouped by the coarse map (before '
+                       '2026-11-30)',
     'fused_peak_relative': 'the same without the good-image level: every labelled image '
                            'gets its strongest region only, cut relative to its own peak',
     'normality': 'normality alone (every labelled class gets the same map and boxes)',
@@ -55,6 +57,8 @@ def _variant(model, name, val_items, edge_blind_bank=None):
         variant.levels = calibrate(variant, val_items)
     elif name == 'fused_untightened':
         variant.settings['tighten_boxes'] = False
+    elif name == 'fused_ungrouped':
+        variant.settings['group_cells'] = 0
     elif name == 'fused_peak_relative':
         levels = copy.copy(model.levels[ANY_CLASS])
         levels.level = None

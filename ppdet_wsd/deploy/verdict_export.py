@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..evidence.grouping import GROUP_PREFIX
 import paddle
 from paddle.static import InputSpec
 
@@ -132,8 +134,9 @@ def heat_map_section(model, with_bank):
     if model.heat_map != 'mil' and model.bank is None:
         raise ValueError(f'the stage-1 model\'s {model.heat_map} heat map has no '
                          f'normality bank to export')
-    section = {'kind': model.heat_map,
-               'levels': {k: v.to_dict() for k, v in model.levels.items()}}
+    section = {'kind': model.heat_map,  # the drawn maps' levels (not the grouping map's)
+               'levels': {k: v.to_dict() for k, v in model.levels.items()
+                          if not k.startswith(GROUP_PREFIX)}}
     if model.heat_map != 'mil':
         section['bank'] = EVIDENCE_BANK
         section['ring_scale'] = [float(v) for v in model.bank.ring_scale]

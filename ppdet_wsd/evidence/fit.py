@@ -12,6 +12,7 @@ from ppdet_wsd_runtime.evidence import standardise_patches
 from ppdet_wsd_runtime.evidence_maps import position_scaled
 
 from .calibration import fit_levels
+from .grouping import coarse_descriptors, group_key
 from .image_probe import ImageProbe
 from .model import ANY_CLASS, EvidenceModel
 from .normality import NormalityBank
@@ -51,25 +52,33 @@ def fit_evidence(train, val, classes, settings, geometry):
                    learning_rate=settings.mil_learning_rate, seed=settings.seed).fit(bags, labels)
     logger.info('patch classifier fitted (%d epochs)', settings.mil_epochs)
     good = [bag.reshape(f.patches.shape) for bag, (f, y) in zip(bags, train) if not y.any()]
-    heat_map, bank = settings.heat_map, None
+    heat_map, bank, group_bank = settings.heat_map, None, None
     if heat_map in ('fused', 'normality'):
         if good:
-            bank = NormalityBank(settings.bank_patches, settings.seed,
-                                 settings.bank_edge_share).fit(good)
+            bank = _bank(settings).fit(good)
             logger.info('normality bank: %d patches of %d good images', len(bank.bank), len(good))
+            if settings.group_cells > 1:
+                group_bank = _bank(settings).fit(
+                    [coarse_descriptors(g, settings.group_cells) for g in good])
         else:
             logger.warning('no good training image: heat map "%s" needs them, using "mil"',
                            heat_map)
             heat_map = 'mil'
-    del bags
-    model = EvidenceModel(classes, heat_map, vars(settings), geometry, mean, std, probe, mil, bank)
+    del bags, good
+    model = EvidenceModel(classes, heat_map, vars(settings), geometry, mean, std, probe, mil, bank,
+                          group_bank=group_bank)
     negatives = negative_maps(model, val)
-    if bank is not None:  # its maps are unscaled distances until the scale is fitted on them
-        raw = negatives[ANY_CLASS]
-        fit_positions(bank, raw)
-        negatives = {ANY_CLASS: [position_scaled(m, bank.ring_scale) for m in raw]}
+    for key, scaled in ((ANY_CLASS, bank), (group_key(ANY_CLASS), group_bank)):
+        if scaled is not None:  # its maps are unscaled distances until the scale is fitted
+            raw = negatives[key]
+            fit_positions(scaled, raw)
+            negatives[key] = [position_scaled(m, scaled.ring_scale) for m in raw]
     model.levels = calibrate(model, val, negatives)
     return model
+
+
+def _bank(settings):
+    return NormalityBank(settings.bank_patches, settings.seed, settings.bank_edge_share)
 
 
 def fit_positions(bank, good_val_distances):
@@ -90,7 +99,9 @@ def negative_maps(model, val):
     """The maps the levels are set on, per levels key: for a normality-based map
     (``fused``, ``normality``) one key, ``*``, with the good val images' normality maps;
     for a ``mil`` model one key per class, with its maps on the val images without the
-    class (good images and the other classes).
+    class (good images and the other classes). A model that groups fragments adds the
+    coarse maps of the same images under :func:`~ppdet_wsd.evidence.grouping.group_key`
+    of each key.
 
     Args:
         model (EvidenceModel): fitted.
@@ -98,11 +109,25 @@ def negative_maps(model, val):
     Returns:
         dict[str, list[np.ndarray]]: float ``[rows, cols]`` maps per key.
     """
+    grouping = model.group_cells and (model.heat_map == 'mil' or model.group_bank is not None)
     if model.heat_map != 'mil':
-        return {ANY_CLASS: [model.bank.distances(model.standardise(f.patches))
-                            for f, y in val if not y.any()]}
-    maps = [(model.maps(f), y) for f, y in val]
-    return {name: [m[k] for m, y in maps if y[k] < 0.5] for k, name in enumerate(model.classes)}
+        good = [model.standardise(f.patches) for f, y in val if not y.any()]
+        out = {ANY_CLASS: [model.bank.distances(x) for x in good]}
+        if grouping:
+            out[group_key(ANY_CLASS)] = [model.coarse_maps(x)[0] for x in good]
+        return out
+    keys = list(model.classes) + ([group_key(c) for c in model.classes] if grouping else [])
+    out = {key: [] for key in keys}
+    for f, y in val:
+        x = model.standardise(f.patches)
+        fine = model.maps(f)
+        coarse = model.coarse_maps(x) if grouping else None
+        for k, name in enumerate(model.classes):
+            if y[k] < 0.5:
+                out[name].append(fine[k])
+                if grouping:
+                    out[group_key(name)].append(coarse[k])
+    return out
 
 
 def calibrate(model, val, negatives=None):

@@ -6,8 +6,11 @@ Parts (each fitted by :func:`ppdet_wsd.evidence.fit.fit_evidence`):
 * :class:`~ppdet_wsd.evidence.image_probe.ImageProbe`: class probabilities of an image;
 * :class:`~ppdet_wsd.evidence.patch_mil.PatchMIL`: class logits of every patch;
 * :class:`~ppdet_wsd.evidence.normality.NormalityBank` (None without good images);
+* a second bank of coarse (neighbourhood-averaged) good patches for the map that groups
+  fragments (:mod:`ppdet_wsd.evidence.grouping`; None without good images or grouping);
 * :class:`~ppdet_wsd.evidence.calibration.ClassLevels`: one set for the normality map
-  (key ``*``, set on good val images) or, for a ``mil`` model, one per class.
+  (key ``*``, set on good val images) or, for a ``mil`` model, one per class; the coarse
+  map's under the same keys prefixed ``grouping/``.
 
 Saved as ``evidence_model.npz`` (arrays) + ``evidence_model.json`` (the rest) in a folder.
 """
@@ -21,10 +24,11 @@ from ppdet_wsd_runtime.atomic import write_atomic, write_json_atomic
 from ppdet_wsd_runtime.evidence import standardise_patches
 from ppdet_wsd_runtime.evidence_input import InputGeometry
 
-from ..pseudo.regions import region_boxes
+from ..pseudo.regions import group_fragments, region_boxes
 from .calibration import ClassLevels
 from .features import PATCH_CONTEXT
 from .geometry import PATCH_STRIDE, map_to_image
+from .grouping import coarse_descriptors, group_key
 from .image_probe import ImageProbe
 from .normality import NormalityBank
 from .patch_mil import PatchMIL
@@ -46,14 +50,21 @@ class EvidenceModel:
     """
 
     def __init__(self, classes, heat_map, settings, geometry, mean, std, probe, mil, bank,
-                 levels=None):
+                 levels=None, group_bank=None):
         self.classes = list(classes)
         self.heat_map = heat_map
         self.settings = dict(settings)
         self.geometry = dict(geometry)
         self.mean, self.std = mean, std
         self.probe, self.mil, self.bank = probe, mil, bank
+        self.group_bank = group_bank
         self.levels = levels or {}
+
+    @property
+    def group_cells(self):
+        """The coarse map's neighbourhood in cells; 0 when fragments are not grouped."""
+        cells = int(self.settings.get('group_cells', 0))
+        return cells if cells > 1 else 0
 
     def levels_of(self, class_name):
         """The :class:`ClassLevels` a class's map is cut at (the shared ``*`` set of a
@@ -124,8 +135,10 @@ class EvidenceModel:
             maps = expit(logits).astype(np.float32)
             boxes = []
             for k in boxed:
-                regions = self._regions(maps[k], self.levels[self.classes[k]], always)
-                boxes += self._box_dicts(regions, [k] * len(regions), self.levels[self.classes[k]],
+                key = self.classes[k]
+                regions = self._grouped(self._regions(maps[k], self.levels[key], always), key,
+                                        lambda: self.coarse_maps(x)[k])
+                boxes += self._box_dicts(regions, [k] * len(regions), self.levels[key],
                                          maps[k].shape, features.image_hw)
             return maps, boxes
         distance = self.bank.distances(x)
@@ -139,9 +152,30 @@ class EvidenceModel:
         if not boxed:
             return maps, []
         levels = self.levels[ANY_CLASS]
-        regions = self._regions(distance, levels, always)
+        regions = self._grouped(self._regions(distance, levels, always), ANY_CLASS,
+                                lambda: self.coarse_maps(x)[0])
         owners = [self._owner(logits, boxed, box, distance.shape) for box, _ in regions]
         return maps, self._box_dicts(regions, owners, levels, distance.shape, features.image_hw)
+
+    def coarse_maps(self, standardised):
+        """The coarse map that groups fragments (:mod:`~ppdet_wsd.evidence.grouping`):
+        standardised descriptors float32 ``[rows, cols, D]`` -> float32 ``[1, rows, cols]``
+        (distance to the coarse good patches) or, for a ``mil`` model, ``[C, rows, cols]``
+        (class probabilities), both read from descriptors averaged over ``group_cells``."""
+        coarse = coarse_descriptors(standardised, self.group_cells)
+        if self.heat_map == 'mil':
+            return expit(self.mil.logits(coarse).transpose(2, 0, 1)).astype(np.float32)
+        return self.group_bank.distances(coarse)[None]
+
+    def _grouped(self, regions, key, coarse_map):
+        """``regions`` of the fine map with the fragments that one region of the coarse
+        map (``coarse_map()``, computed only when there are fragments to join, cut at the
+        levels under :func:`~ppdet_wsd.evidence.grouping.group_key` of ``key``) joins
+        made one."""
+        levels = self.levels.get(group_key(key))
+        if len(regions) < 2 or not self.group_cells or levels is None or levels.level is None:
+            return regions
+        return group_fragments(regions, self._regions(coarse_map(), levels, False))
 
     def _regions(self, grid_map, levels, always):
         """Regions of a grid map on a 4x finer grid: ``[(box in fine pixels, peak)]``."""
@@ -181,6 +215,9 @@ class EvidenceModel:
         if self.bank is not None:
             arrays['bank'] = self.bank.bank
             arrays['bank_ring_scale'] = self.bank.ring_scale
+        if self.group_bank is not None:
+            arrays['group_bank'] = self.group_bank.bank
+            arrays['group_bank_ring_scale'] = self.group_bank.ring_scale
         write_atomic(os.path.join(folder, ARRAYS), lambda f: np.savez(f, **arrays), binary=True)
         write_json_atomic(os.path.join(folder, META), {
             'classes': self.classes, 'heat_map': self.heat_map, 'settings': self.settings,
@@ -206,12 +243,19 @@ class EvidenceModel:
         mil.weight, mil.bias = arrays['mil_weight'], arrays['mil_bias']
         probe = ImageProbe.load({k[len('probe_'):]: v for k, v in arrays.items()
                                  if k.startswith('probe_')})
-        bank = None
-        if 'bank' in arrays:
-            bank = NormalityBank()
-            bank.bank = arrays['bank']
-            if 'bank_ring_scale' in arrays:  # a model saved before the scale keeps ones
-                bank.ring_scale = arrays['bank_ring_scale']
+        bank, group_bank = (_load_bank(arrays, prefix) for prefix in ('', 'group_'))
         levels = {c: ClassLevels(**v) for c, v in meta['levels'].items()}
         return cls(meta['classes'], meta['heat_map'], meta['settings'], meta['geometry'],
-                   arrays['mean'], arrays['std'], probe, mil, bank, levels)
+                   arrays['mean'], arrays['std'], probe, mil, bank, levels, group_bank)
+
+
+def _load_bank(arrays, prefix):
+    """The :class:`NormalityBank` saved under ``<prefix>bank`` (None if absent; a bank
+    saved before the position scale keeps ones)."""
+    if prefix + 'bank' not in arrays:
+        return None
+    bank = NormalityBank()
+    bank.bank = arrays[prefix + 'bank']
+    if prefix + 'bank_ring_scale' in arrays:
+        bank.ring_scale = arrays[prefix + 'bank_ring_scale']
+    return bank

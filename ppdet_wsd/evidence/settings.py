@@ -40,6 +40,10 @@ class PatchEvidence:
         tighten_boxes (bool): shrink each box to the pixels inside it that differ from
             the surface around it (:mod:`ppdet_wsd.pseudo.contrast`); boxes of defects
             without such contrast are kept.
+        group_cells (int): fine regions that one region of the map read from
+            descriptors averaged over this many x this many cells joins become one box
+            (the fragments of one defect, :mod:`ppdet_wsd.evidence.grouping`); 0 or 1:
+            no grouping.
         always_box_labelled (bool): a training image labelled with a class but with no
             region above the level still gets its strongest region, with the low score
             that says so.
@@ -52,12 +56,15 @@ class PatchEvidence:
                  max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=80,
                  mil_learning_rate=0.02, bank_patches=50000, bank_edge_share=0.5,
                  probe_regularisation=0.1,
-                 level_quantile=0.95, extent=0.5, tighten_boxes=True, always_box_labelled=True,
+                 level_quantile=0.95, extent=0.5, tighten_boxes=True, group_cells=5,
+                 always_box_labelled=True,
                  max_boxes_per_class=10, num_review=48, seed=0):
         if heat_map not in MAPS:
             raise ValueError(f'PatchEvidence.heat_map must be one of {MAPS}, got "{heat_map}"')
         if not 0 < extent < 1:
             raise ValueError(f'PatchEvidence.extent must be in (0, 1), got {extent}')
+        if group_cells < 0:
+            raise ValueError(f'PatchEvidence.group_cells must be >= 0, got {group_cells}')
         if not 0 < level_quantile <= 1:
             raise ValueError(f'PatchEvidence.level_quantile must be in (0, 1], got '
                              f'{level_quantile}')
@@ -75,6 +82,7 @@ class PatchEvidence:
         self.level_quantile = level_quantile
         self.extent = extent
         self.tighten_boxes = tighten_boxes
+        self.group_cells = group_cells
         self.always_box_labelled = always_box_labelled
         self.max_boxes_per_class = max_boxes_per_class
         self.num_review = num_review

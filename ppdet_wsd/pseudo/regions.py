@@ -4,7 +4,8 @@ A region exists where the map rises above a ``level`` set beforehand (e.g. from 
 images, :mod:`ppdet_wsd.evidence.calibration`); its extent is where the map stays above
 half-way (``extent``) between the ``background`` level and the region's own peak. So a
 faint and a strong defect in one image each get a box sized by their own profile, and a
-map that never rises above ``level`` gets no box at all.
+map that never rises above ``level`` gets no box at all. Fragments of one defect that a
+coarser map joins become one box (:func:`group_fragments`).
 """
 import numpy as np
 from scipy import ndimage
@@ -57,3 +58,34 @@ def region_boxes(heat, level, background, extent=0.5, always=False, max_regions=
         if min(box[2] - box[0], box[3] - box[1]) >= min_side:
             out.append((box, peak))
     return out
+
+
+def _centre_inside(box, outer):
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return outer[0] <= x <= outer[2] and outer[1] <= y <= outer[3]
+
+
+def group_fragments(fine, coarse):
+    """Fine regions joined into one box wherever a coarse region holds several of them.
+
+    Args:
+        fine (list[tuple[np.ndarray, float]]): ``(box, peak)`` regions of the fine map
+            (:func:`region_boxes`), strongest first.
+        coarse (list[tuple[np.ndarray, float]]): regions of the coarse map over the same
+            pixel grid.
+    Returns:
+        list[tuple[np.ndarray, float]]: the coarse box with the highest fine peak among
+        them for each coarse region whose box holds the centres of two or more fine
+        regions (each fine region joins the first, strongest, such coarse region); the
+        other fine regions as they are; strongest first. A coarse region holding no or
+        one fine region adds nothing.
+    """
+    joined, out = set(), []
+    for outer, _ in coarse:
+        inside = [j for j, (box, _) in enumerate(fine)
+                  if j not in joined and _centre_inside(box, outer)]
+        if len(inside) >= 2:
+            joined.update(inside)
+            out.append((np.asarray(outer, np.float32), max(fine[j][1] for j in inside)))
+    out += [region for j, region in enumerate(fine) if j not in joined]
+    return sorted(out, key=lambda region: -region[1])

@@ -140,23 +140,28 @@ def choose_level_quantile(model, store, images, image_root, truth, negatives):
 
 @contextlib.contextmanager
 def _distances_once(model):
-    """Within the block, the normality distances of each image are computed once (the
-    refit cuts the same images' maps many times)."""
-    if model.bank is None:
+    """Within the block, the normality distances (fine and coarse bank) of each image are
+    computed once (the refit cuts the same images' maps many times)."""
+    banks = [bank for bank in (model.bank, model.group_bank) if bank is not None]
+    for bank in banks:
+        bank.distances = _memoised(bank.distances)
+    try:
         yield
-        return
-    search, memo = model.bank.distances, {}
+    finally:
+        for bank in banks:
+            del bank.distances
+
+
+def _memoised(search):
+    """``search`` (descriptors -> map) remembering its answer per descriptor content."""
+    memo = {}
 
     def distances(patches):
         key = hashlib.sha1(np.ascontiguousarray(patches).tobytes()).hexdigest()
         if key not in memo:
             memo[key] = search(patches)
         return memo[key]
-    model.bank.distances = distances
-    try:
-        yield
-    finally:
-        del model.bank.distances
+    return distances
 
 
 def refit_cut(model, store, images, image_root, review, val):
