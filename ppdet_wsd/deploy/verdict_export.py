@@ -16,8 +16,6 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-
-from ..evidence.grouping import GROUP_PREFIX
 import paddle
 from paddle.static import InputSpec
 
@@ -27,6 +25,7 @@ from ppdet_wsd_runtime.verdict import SOURCES
 
 from ..evidence.features import PATCH_CONTEXT, RETURN_IDX, FeatureExtractor
 from ..evidence.geometry import PATCH_STRIDE
+from ..evidence.grouping import GROUP_PREFIX
 
 EVIDENCE_OUTPUTS = ['stride8', 'stride16', 'head']
 _NAMED_MAPS = dict(zip(RETURN_IDX, EVIDENCE_OUTPUTS))  # the maps the runtime's scorer reads

@@ -14,6 +14,7 @@ Parts (each fitted by :func:`ppdet_wsd.evidence.fit.fit_evidence`):
 
 Saved as ``evidence_model.npz`` (arrays) + ``evidence_model.json`` (the rest) in a folder.
 """
+import functools
 import json
 import os
 
@@ -133,11 +134,12 @@ class EvidenceModel:
         logits = self.mil.logits(x).transpose(2, 0, 1)                  # [C, rows, cols]
         if self.heat_map == 'mil':
             maps = expit(logits).astype(np.float32)
+            coarse = functools.cache(lambda: self.coarse_maps(x))  # every class's, once
             boxes = []
             for k in boxed:
                 key = self.classes[k]
                 regions = self._grouped(self._regions(maps[k], self.levels[key], always), key,
-                                        lambda: self.coarse_maps(x)[k])
+                                        lambda: coarse()[k])
                 boxes += self._box_dicts(regions, [k] * len(regions), self.levels[key],
                                          maps[k].shape, features.image_hw)
             return maps, boxes
