@@ -1,4 +1,5 @@
 """``ScoredRetinaHead``: ppdet's RetinaHead trained on boxes that carry a confidence."""
+import numpy as np
 import paddle
 from ppdet.modeling.bbox_utils import bbox2delta
 from ppdet.modeling.heads.retina_head import RetinaHead
@@ -31,6 +32,12 @@ class ScoredRetinaHead(RetinaHead):
       boxes miss instances and parts of defects, so there a labelled class is in doubt,
       not known absent. 1 is plain RetinaNet; 0 ignores those terms, and the image's other
       classes, and every class of a good image, stay clean negatives.
+    * A class an image is labelled with but has no box of (a multi-label image whose
+      regions all went to its other class, a review that rejected every box of it, a
+      ``min_score`` that left none) is ignored on that image: its label says the class
+      is there, its missing box does not say where, so none of the image's background
+      anchors is a negative of it (anchors of another class's box still are). The image
+      still trains the MIL head through its label.
 
     Args: those of ppdet's ``RetinaHead``, and ``doubt_weight`` (float).
     """
@@ -56,15 +63,29 @@ class ScoredRetinaHead(RetinaHead):
             bbox_reg.append(self.retina_reg(reg_feat))
         return [cls_logits, bbox_reg]
 
-    def _doubtful_classes(self, targets):
-        """float32 ``[B, 1, C]``: 1 for each image's labelled classes, or None when
-        ``doubt_weight`` is 1 (nothing is weighted)."""
-        if self.doubt_weight == 1.0:
+    def _class_weights(self, targets, gt_classes):
+        """Per image a float32 ``[1, C]`` weight of each class's background loss, or None
+        when every weight is 1 (plain RetinaNet).
+
+        A labelled class (``targets['img_label']``) gets ``doubt_weight`` where a box of
+        it exists in the image and 0 where none does (see the class docstring); other
+        classes 1. Without ``img_label`` in the batch nothing is weighted, unless
+        ``doubt_weight < 1`` asks for it (ValueError)."""
+        labels = targets.get('img_label')
+        if labels is None:
+            if self.doubt_weight != 1.0:
+                raise ValueError('ScoredRetinaHead.doubt_weight < 1 needs the image labels '
+                                 '(img_label) in the batch')
             return None
-        if targets.get('img_label') is None:
-            raise ValueError('ScoredRetinaHead.doubt_weight < 1 needs the image labels '
-                             '(img_label) in the batch')
-        return paddle.to_tensor(targets['img_label']).astype('float32').unsqueeze(1)
+        labels = (paddle.to_tensor(labels).numpy() > 0).reshape([len(gt_classes), -1])
+        boxed = np.zeros_like(labels)
+        for i, gt_class in enumerate(gt_classes):
+            boxed[i, np.asarray(gt_class.numpy(), np.int64).reshape([-1])] = True
+        unboxed = labels & ~boxed
+        if self.doubt_weight == 1.0 and not unboxed.any():
+            return None
+        weights = np.where(unboxed, 0.0, np.where(labels, self.doubt_weight, 1.0))
+        return [paddle.to_tensor(w[None].astype('float32')) for w in weights]
 
     def get_loss(self, head_outputs, targets):
         """Focal loss on assigned anchors + score-weighted box loss on positives.
@@ -84,7 +105,7 @@ class ScoredRetinaHead(RetinaHead):
         cls_logits = flatten_levels(head_outputs[0], self.num_classes)
         bbox_reg = flatten_levels(head_outputs[1], 4)
         scores = targets.get('gt_score') or [None] * len(targets['gt_bbox'])
-        doubt = self._doubtful_classes(targets)
+        weights = self._class_weights(targets, targets['gt_class'])
         cls_pred, cls_tar, cls_weight, reg_pred, reg_tar, reg_weight = [], [], [], [], [], []
         for i, (gt_bbox, gt_class, gt_score) in enumerate(
                 zip(targets['gt_bbox'], targets['gt_class'], scores)):
@@ -98,9 +119,9 @@ class ScoredRetinaHead(RetinaHead):
                                    matches)
             cls_pred.append(cls_logits[i][chosen])
             cls_tar.append(classes[matches[chosen]])
-            if doubt is not None:  # [M_i, C]: doubt_weight where background meets a label
+            if weights is not None:  # [M_i, C]: the class weights where background
                 background = neg_mask[chosen].astype('float32').unsqueeze(1)
-                cls_weight.append(1.0 - (1.0 - self.doubt_weight) * background * doubt[i])
+                cls_weight.append(1.0 - background * (1.0 - weights[i]))
             num_pos = int(pos_mask.astype('int32').sum())
             if num_pos == 0:
                 continue
@@ -115,7 +136,7 @@ class ScoredRetinaHead(RetinaHead):
         # the mean over data-parallel processes: their averaged gradients then equal one
         # process's on the whole batch, however the positives fall between them
         avg_factor = max(1.0, mean_over_processes(num_pos))
-        if doubt is None:
+        if weights is None:
             loss_cls = self.loss_class(paddle.concat(cls_pred), paddle.concat(cls_tar),
                                        reduction='sum')
         else:
