@@ -343,3 +343,40 @@ def test_the_runtime_maps_scale_by_the_edge_and_refuse_a_broken_scale():
     unscaled = EvidenceMaps('fused', levels, ['a'], None, bank).distances(
         np.full((3, 3, 2), 3.0, np.float32))
     np.testing.assert_allclose(unscaled, 3 * np.sqrt(2), rtol=1e-5)
+
+
+def test_settings_reject_a_negative_good_image_cap():
+    with pytest.raises(ValueError, match='max_good_images must be >= 0'):
+        PatchEvidence(max_good_images=-1)
+
+
+# ----------------------------------------------------------------------------- large lines
+
+def test_stage_1_fits_on_every_defective_image_and_a_seeded_sample_of_good_ones():
+    from ppdet_wsd.data.labels import LabeledImage
+    from ppdet_wsd.pipeline.evidence_stages import fitting_images
+    train = [LabeledImage(f'{i}.png', ('crack',) if i % 4 == 0 else (), 'train')
+             for i in range(20)]                                 # 5 defective, 15 good
+    picked = fitting_images(train, 6, seed=0)
+    assert [im.file for im in picked if im.labels] == ['0.png', '4.png', '8.png', '12.png',
+                                                       '16.png']
+    good = [im.file for im in picked if not im.labels]
+    assert len(good) == 6 and good == sorted(good, key=lambda f: int(f[:-4]))  # dataset order
+    assert fitting_images(train, 6, seed=0) == picked             # seeded
+    assert fitting_images(train, 6, seed=1) != picked
+    assert fitting_images(train, 0, seed=0) == train              # 0: every image
+    assert fitting_images(train, 15, seed=0) == train
+
+
+def test_the_fit_computes_features_only_for_the_images_it_uses(tmp_path):
+    import glob
+    from ppdet_wsd.demo.synthetic import make_defect_dataset
+    from ppdet_wsd.pipeline.evidence_stages import fit_model
+    root = str(tmp_path / 'data')
+    make_defect_dataset(root, {'good': 20, 'spot': 5}, image_size=48, seed=0)
+    out = str(tmp_path / 'out')
+    model, _ = fit_model(root, out, PatchEvidence(mil_epochs=2, max_good_images=4,
+                                                  short_side=64))
+    # 12 good + 3 defective training images, 4 + 1 val: 4 good and 3 defective fitted
+    assert len(glob.glob(f'{out}/features/*/*.npz')) == 4 + 3 + 5
+    assert model.bank.bank.shape == (4 * 8 * 8, 152)               # 4 good images' cells

@@ -295,6 +295,9 @@ def test_a_rerun_skips_finished_stages_and_a_change_redoes_only_downstream(finis
     assert report['few_boxes_used'] == 0
     boxes = json.load(open(os.path.join(workdir, 'out', 'pseudo_boxes', 'pseudo_boxes.json')))
     assert boxes['info']['settings']['extent'] == 0.4
+    result = json.load(open(os.path.join(workdir, 'out', 'pseudo_boxes', 'stage.result.json')))
+    assert sum(a['above_level'] for a in boxes['annotations']) == result['boxes_above_level']
+    assert all(isinstance(a['above_level'], bool) for a in boxes['annotations'])
     after = json.load(open(os.path.join(workdir, 'out', 'classifier', 'stage.json')))
     assert before == after, 'a skipped stage keeps its record'
 

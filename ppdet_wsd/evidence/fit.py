@@ -111,10 +111,13 @@ def negative_maps(model, val):
     """
     grouping = model.group_cells and (model.heat_map == 'mil' or model.group_bank is not None)
     if model.heat_map != 'mil':
-        good = [model.standardise(f.patches) for f, y in val if not y.any()]
-        out = {ANY_CLASS: [model.bank.distances(x) for x in good]}
-        if grouping:
-            out[group_key(ANY_CLASS)] = [model.coarse_maps(x)[0] for x in good]
+        out = {key: [] for key in [ANY_CLASS] + ([group_key(ANY_CLASS)] if grouping else [])}
+        for f, y in val:  # one image's descriptors at a time
+            if not y.any():
+                x = model.standardise(f.patches)
+                out[ANY_CLASS].append(model.bank.distances(x))
+                if grouping:
+                    out[group_key(ANY_CLASS)].append(model.coarse_maps(x)[0])
         return out
     keys = list(model.classes) + ([group_key(c) for c in model.classes] if grouping else [])
     out = {key: [] for key in keys}

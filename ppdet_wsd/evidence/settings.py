@@ -29,6 +29,10 @@ class PatchEvidence:
         top_fraction (float): share of an image's patches pooled into its MIL score.
         mil_epochs (int): passes of the patch classifier over the training images.
         mil_learning_rate (float): its Adam step.
+        max_good_images (int): good training images stage 1 is fitted on (the image
+            probe, the patch classifier, both banks), a seeded sample when the line has
+            more, so the fit's memory stays bounded (about 3 MB per good image at
+            magnetic tile's 384x320 input, 11 MB at the largest, 448x1024); 0: all.
         bank_patches (int): cap of the good-patch memory bank.
         bank_edge_share (float): share of the bank drawn from cells near the image edge
             (the edge is more varied than the inside; :mod:`ppdet_wsd.evidence.normality`).
@@ -54,7 +58,8 @@ class PatchEvidence:
 
     def __init__(self, short_side='auto', min_short_side=320, max_short_side=448,
                  max_long_side=1024, heat_map='fused', top_fraction=0.01, mil_epochs=80,
-                 mil_learning_rate=0.02, bank_patches=50000, bank_edge_share=0.5,
+                 mil_learning_rate=0.02, max_good_images=1000, bank_patches=50000,
+                 bank_edge_share=0.5,
                  probe_regularisation=0.1,
                  level_quantile=0.95, extent=0.5, tighten_boxes=True, group_cells=5,
                  always_box_labelled=True,
@@ -63,6 +68,9 @@ class PatchEvidence:
             raise ValueError(f'PatchEvidence.heat_map must be one of {MAPS}, got "{heat_map}"')
         if not 0 < extent < 1:
             raise ValueError(f'PatchEvidence.extent must be in (0, 1), got {extent}')
+        if max_good_images < 0:
+            raise ValueError(f'PatchEvidence.max_good_images must be >= 0, got '
+                             f'{max_good_images}')
         if group_cells < 0:
             raise ValueError(f'PatchEvidence.group_cells must be >= 0, got {group_cells}')
         if not 0 < level_quantile <= 1:
@@ -76,6 +84,7 @@ class PatchEvidence:
         self.top_fraction = top_fraction
         self.mil_epochs = mil_epochs
         self.mil_learning_rate = mil_learning_rate
+        self.max_good_images = max_good_images
         self.bank_patches = bank_patches
         self.bank_edge_share = bank_edge_share
         self.probe_regularisation = probe_regularisation

@@ -13,6 +13,7 @@ import time
 import cv2
 import numpy as np
 from ppdet.core.workspace import create, merge_config
+from ppdet.utils.logger import setup_logger
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
 from ppdet_wsd_runtime.evidence_input import InputGeometry
@@ -48,6 +49,7 @@ MODEL_DIR = 'evidence'
 FEATURES = 'features'
 FEATURES_VERSION = 1  # bump when the descriptors change: old cache entries then never hit
 VERDICT_THRESHOLD = 0.5  # the image probe's class decision in the stage-1 numbers
+logger = setup_logger(__name__)
 
 
 def evidence_settings(task, box_stage=False):
@@ -98,9 +100,22 @@ def split_items(store, images, image_root, classes, split):
             for im in images if im.split == split]
 
 
+def fitting_images(train, max_good, seed):
+    """The training images stage 1 is fitted on: every defective one and at most
+    ``max_good`` good ones (a sample seeded by ``seed``; 0: all), in dataset order."""
+    good = [i for i, im in enumerate(train) if not im.labels]
+    if not max_good or len(good) <= max_good:
+        return list(train)
+    keep = set(np.random.default_rng(seed).choice(good, max_good, replace=False).tolist())
+    logger.info(f'stage 1 is fitted on {max_good} of the {len(good)} good training images '
+                f'(PatchEvidence.max_good_images)')
+    return [im for i, im in enumerate(train) if im.labels or i in keep]
+
+
 def fit_model(dataset_dir, output_dir, settings, skip=()):
-    """Choose the input geometry from the training images, cache the train and val
-    features under ``output_dir`` and fit the model (``skip``: files left out). Returns
+    """Choose the input geometry from the training images, cache the features of the
+    training images it is fitted on (:func:`fitting_images`) and of the val images under
+    ``output_dir`` and fit the model (``skip``: files left out). Returns
     ``(model, store)``."""
     images, image_root, classes = load_dataset(dataset_dir, skip)
     train = [im for im in images if im.split == 'train']
@@ -110,10 +125,12 @@ def fit_model(dataset_dir, output_dir, settings, skip=()):
         short = choose_short_side(sizes, settings.min_short_side, settings.max_short_side)
     geometry = InputGeometry(int(short), settings.max_long_side)
     store = feature_store(output_dir, geometry)
-    store.fill([os.path.join(image_root, im.file) for im in images
-                if im.split in ('train', 'val')], desc='features (train + val)')
-    model = fit_evidence(split_items(store, images, image_root, classes, 'train'),
-                         split_items(store, images, image_root, classes, 'val'),
+    fitted = fitting_images(train, settings.max_good_images, settings.seed)
+    val = [im for im in images if im.split == 'val']
+    store.fill([os.path.join(image_root, im.file) for im in fitted + val],
+               desc='features (train + val)')
+    model = fit_evidence(split_items(store, fitted, image_root, classes, 'train'),
+                         split_items(store, val, image_root, classes, 'val'),
                          classes, settings, vars(geometry))
     return model, store
 

@@ -111,8 +111,8 @@ def _chunk_records(cam_method, transforms, generator, records, classes, class_th
 
 
 def to_coco(results, classes, image_root, info):
-    """COCO dict of pseudo boxes: every image (good ones with no box), per-box ``score``,
-    image labels, class scores and (when the record has one) the ``heat_map`` picture's
+    """COCO dict of pseudo boxes: every image (good ones with no box), per-box ``score``
+    (and ``above_level`` when the box dicts carry it), image labels, class scores and (when the record has one) the ``heat_map`` picture's
     path carried on each image entry."""
     cat_id = {c: i + 1 for i, c in enumerate(classes)}
     images, annotations = [], []
@@ -127,7 +127,9 @@ def to_coco(results, classes, image_root, info):
                                 'category_id': cat_id[b['class']],
                                 'bbox': [x1, y1, x2 - x1, y2 - y1],
                                 'area': (x2 - x1) * (y2 - y1), 'iscrowd': 0,
-                                'score': b['score']})
+                                'score': b['score'],
+                                **({'above_level': bool(b['above_level'])}
+                                   if 'above_level' in b else {})})
     return {'info': info, 'images': images, 'annotations': annotations,
             'categories': [{'id': cat_id[c], 'name': c} for c in classes]}
 
