@@ -122,6 +122,10 @@ def test_doubt_weight_scales_only_the_labelled_classes_background_terms():
     good = [losses_of(tiny_detector(doubt_weight=w), batch([[], []], [[0, 0, 0]] * 2))[0]
             for w in (0.0, 1.0)]
     assert good[0]['loss_cls'] == pytest.approx(good[1]['loss_cls'], rel=1e-6)  # clean negatives
+    both = {w: losses_of(tiny_detector(doubt_weight=w), batch(boxes, [[1, 1, 0], [0, 0, 0]]))[0]
+            for w in (0.0, 1.0)}
+    assert both[1.0]['loss_cls'] < loss[1.0]  # the unboxed second label: its terms ignored
+    assert both[0.0]['loss_cls'] < loss[0.0]  # a second labelled class: more terms in doubt
     with pytest.raises(ValueError, match='doubt_weight must be in'):
         tiny_detector(doubt_weight=1.5)
 

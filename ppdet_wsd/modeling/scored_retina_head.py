@@ -63,7 +63,7 @@ class ScoredRetinaHead(RetinaHead):
             bbox_reg.append(self.retina_reg(reg_feat))
         return [cls_logits, bbox_reg]
 
-    def _class_weights(self, targets, gt_classes):
+    def _class_weights(self, targets):
         """Per image a float32 ``[1, C]`` weight of each class's background loss, or None
         when every weight is 1 (plain RetinaNet).
 
@@ -77,6 +77,7 @@ class ScoredRetinaHead(RetinaHead):
                 raise ValueError('ScoredRetinaHead.doubt_weight < 1 needs the image labels '
                                  '(img_label) in the batch')
             return None
+        gt_classes = targets['gt_class']
         labels = (paddle.to_tensor(labels).numpy() > 0).reshape([len(gt_classes), -1])
         boxed = np.zeros_like(labels)
         for i, gt_class in enumerate(gt_classes):
@@ -105,7 +106,7 @@ class ScoredRetinaHead(RetinaHead):
         cls_logits = flatten_levels(head_outputs[0], self.num_classes)
         bbox_reg = flatten_levels(head_outputs[1], 4)
         scores = targets.get('gt_score') or [None] * len(targets['gt_bbox'])
-        weights = self._class_weights(targets, targets['gt_class'])
+        weights = self._class_weights(targets)
         cls_pred, cls_tar, cls_weight, reg_pred, reg_tar, reg_weight = [], [], [], [], [], []
         for i, (gt_bbox, gt_class, gt_score) in enumerate(
                 zip(targets['gt_bbox'], targets['gt_class'], scores)):

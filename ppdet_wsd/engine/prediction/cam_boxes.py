@@ -112,8 +112,8 @@ def _chunk_records(cam_method, transforms, generator, records, classes, class_th
 
 def to_coco(results, classes, image_root, info):
     """COCO dict of pseudo boxes: every image (good ones with no box), per-box ``score``
-    (and ``above_level`` when the box dicts carry it), image labels, class scores and (when the record has one) the ``heat_map`` picture's
-    path carried on each image entry."""
+    (and ``above_level`` when the box dicts carry it), image labels, class scores and
+    (when the record has one) the ``heat_map`` picture's path carried on each image entry."""
     cat_id = {c: i + 1 for i, c in enumerate(classes)}
     images, annotations = [], []
     for image_id, r in enumerate(results, start=1):
