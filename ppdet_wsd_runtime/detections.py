@@ -1,6 +1,8 @@
 """Detector outputs in ppdet's layout, as numpy arrays per image."""
 import numpy as np
 
+from .contrast import tighten_box
+
 
 def split_detections(bbox, bbox_num):
     """ppdet's flat ``bbox`` ``[M, 6]`` and ``bbox_num`` ``[B]`` as one ``[m_i, 6]``
@@ -26,3 +28,43 @@ def class_box_scores(detections, num_classes):
         for cls, score in det[:, :2]:
             out[i, int(cls)] = max(out[i, int(cls)], score)
     return out
+
+
+SMALL_BOX_STRIDES = 2.0  # a box under this many finest strides on both sides is sharpened
+
+
+def sharpen_small_boxes(detections, grey, stride):
+    """Give the boxes the detector cannot place finer than its grid their edges from the
+    image, in place: a box whose width and height are both under ``SMALL_BOX_STRIDES``
+    strides of the detector's finest level is shrunk to the pixels inside it that stand
+    out from the surface around it (:func:`~ppdet_wsd_runtime.contrast.tighten_box`),
+    each side by at most half a stride. A 5-pixel spot inside an 8-pixel anchor's box
+    then gets its own extent; larger boxes, and boxes where nothing stands out, are kept.
+
+    Args:
+        detections (np.ndarray): float32 ``[m, 6]`` (class, score, x1, y1, x2, y2 in the
+            image's pixels).
+        grey (np.ndarray): the image, float or uint8 ``[H, W]``.
+        stride (float): the finest stride in the image's pixels (input stride / the
+            image's resize scale), > 0.
+    """
+    small = ((detections[:, 4] - detections[:, 2] < SMALL_BOX_STRIDES * stride)
+             & (detections[:, 5] - detections[:, 3] < SMALL_BOX_STRIDES * stride))
+    for row in np.flatnonzero(small):
+        detections[row, 2:] = tighten_box(grey, detections[row, 2:], max_shrink=stride / 2)
+
+
+def fit_boxes_to_image(detections, rgb, input_stride, scale):
+    """One image's detections made final, in place: clipped to the image
+    (:func:`clip_boxes`) and the small ones sharpened (:func:`sharpen_small_boxes`).
+    Every path that reports a detector's boxes (evaluation, prediction, the deploy
+    runtime) calls this, so they report the same boxes.
+
+    Args:
+        detections (np.ndarray): float32 ``[m, 6]`` in the image's pixels.
+        rgb (np.ndarray): the image, uint8 ``[H, W, 3]``.
+        input_stride (float): the detector's finest stride in input pixels.
+        scale (float): the image's resize scale into the input (input / image pixels).
+    """
+    clip_boxes(detections, *rgb.shape[:2])
+    sharpen_small_boxes(detections, rgb.mean(axis=2), input_stride / scale)

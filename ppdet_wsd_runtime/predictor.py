@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .backends import create_backend
-from .detections import clip_boxes
+from .detections import fit_boxes_to_image
 from .evidence import ExportedEvidence
 from .model_dir import (INFER_CFG, ModelFolderError, is_detector, model_size_mb,
                         read_infer_cfg)
@@ -86,7 +86,7 @@ class ExportedDetector(ExportedModel):
         if self.verdict['evidence'] is not None:
             self.evidence = ExportedEvidence(model_dir, self.verdict['evidence'], self.classes,
                                              backend, threads)
-            self.preprocess.keep_rgb = True
+        self.preprocess.keep_rgb = True  # small boxes take their edges from the image
         self.backbone = self.infer_cfg.get('backbone')
         if self.backbone is not None and self.evidence is None:
             raise ModelFolderError(f'{os.path.join(model_dir, INFER_CFG)}: the detector\'s '
@@ -120,12 +120,13 @@ class ExportedDetector(ExportedModel):
 
     def predict_samples(self, samples):
         """Per sample ``(detections float32 [m, 6] (class, score, x1, y1, x2, y2 in original
-        pixels, clipped to the image; by class, then score), im_score float32 [C] in
-        [0, 1])``."""
+        pixels, clipped to the image, small boxes sharpened: :func:`fit_boxes_to_image`;
+        by class, then score), im_score float32 [C] in [0, 1])``."""
         im_score, *head = self.run(samples)
         detections = self.decoder.decode(head, np.stack([s['scale_factor'] for s in samples]))
+        stride = float(self.decoder.cfg['strides'][0])
         for sample, det in zip(samples, detections):
-            clip_boxes(det, sample['h'], sample['w'])
+            fit_boxes_to_image(det, sample['rgb'], stride, float(max(sample['scale_factor'])))
         return list(zip(detections, im_score))
 
     def judge_samples(self, samples, maps=False):

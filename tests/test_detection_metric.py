@@ -4,7 +4,8 @@ import pytest
 
 from ppdet_wsd.data.ground_truth import GroundTruthImage
 from ppdet_wsd.metrics.detection_metric import detection_report
-from ppdet_wsd_runtime.detections import class_box_scores, clip_boxes, split_detections
+from ppdet_wsd_runtime.detections import (class_box_scores, clip_boxes, fit_boxes_to_image,
+                                          sharpen_small_boxes, split_detections)
 
 CLASSES = ['crack', 'spot']
 
@@ -28,6 +29,39 @@ def test_clip_boxes_to_the_image():
     d = det([[0, 0.9, -5, -2, 120, 50]])
     clip_boxes(d, height=40, width=100)
     assert d[0, 2:].tolist() == [0, 0, 100, 40]
+
+
+def spot_image():
+    grey = np.full((80, 80), 120.0)
+    grey[30:35, 40:44] = 40.0  # a dark 4x5 spot
+    return grey
+
+
+def test_small_boxes_take_their_edges_from_the_image_within_half_a_stride():
+    d = det([[0, 0.9, 37, 27, 47, 38],     # 10x11 around the spot: under 2 strides of 8
+             [1, 0.5, 36, 26, 48, 39],     # 12x13: shrinks by at most 4 px a side
+             [0, 0.4, 20, 20, 60, 50],     # 40x30: a large box keeps its edges
+             [0, 0.3, 2, 2, 12, 12]])      # small, but nothing stands out in it
+    sharpen_small_boxes(d, spot_image(), stride=8)
+    assert d[:, 2:].tolist() == [[40, 30, 44, 35], [40, 30, 44, 35], [20, 20, 60, 50],
+                                 [2, 2, 12, 12]]
+    assert d[:, :2].ravel().tolist() == pytest.approx([0, 0.9, 1, 0.5, 0, 0.4, 0, 0.3])
+    far = det([[0, 0.9, 32, 22, 52, 43]])  # 20x21: 2.5 strides of 8, but 1.25 of 16
+    sharpen_small_boxes(far, spot_image(), stride=8)
+    assert far[0, 2:].tolist() == [32, 22, 52, 43]
+    sharpen_small_boxes(far, spot_image(), stride=16)
+    assert far[0, 2:].tolist() == [40, 30, 44, 35]
+
+
+def test_fit_boxes_to_image_clips_then_sharpens_in_image_pixels():
+    rgb = np.repeat(spot_image()[..., None], 3, axis=2).astype(np.uint8)
+    d = det([[0, 0.9, 38, 28, 47, 37], [1, 0.5, -5, 60, 90, 95]])
+    fit_boxes_to_image(d, rgb, input_stride=8, scale=1.6)   # 5 image pixels per stride
+    assert d[:, 2:].tolist() == [[40, 30, 44.5, 35], [0, 60, 80, 80]], \
+        'the 9x9 box moves in by at most 2.5 px a side; the large box is only clipped'
+    wide = det([[0, 0.9, 37, 27, 47, 38]])                   # 10x11: not under 2 strides
+    fit_boxes_to_image(wide, rgb, input_stride=8, scale=1.6)
+    assert wide[0, 2:].tolist() == [37, 27, 47, 38]
 
 
 def test_class_box_scores_take_the_best_box_per_class():

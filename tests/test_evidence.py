@@ -317,7 +317,7 @@ def test_settings_reject_unknown_maps():
 # ----------------------------------------------------------------------------- tightening
 
 def test_tighten_box_shrinks_to_the_contrasting_pixels_within_the_blur():
-    from ppdet_wsd.pseudo.contrast import tighten_box
+    from ppdet_wsd_runtime.contrast import tighten_box
     grey = np.full((60, 60), 120.0)
     grey[28:33, 30:36] = 40.0                                   # a dark 6x5 spot
     assert tighten_box(grey, [20, 20, 46, 42]) == [30, 28, 36, 33]

@@ -16,7 +16,7 @@ from ppdet_wsd.evidence.calibration import fit_levels
 from ppdet_wsd.metrics.image_level import image_level_report, verdict_rates
 from ppdet_wsd.metrics.localization import (box_iou, coco_box_map, corloc, max_box_acc_v2,
                                             pxap)
-from ppdet_wsd.pseudo.contrast import tighten_box
+from ppdet_wsd_runtime.contrast import tighten_box
 from ppdet_wsd.pseudo.regions import region_boxes
 from ppdet_wsd.utils.contours import boxes_from_heatmap
 

@@ -59,7 +59,7 @@ def eager_predictor(model, transforms, verdict=None, extractor=None):
     def predict(paths):
         _, samples, image = next(image_batches(transforms, [{'im_file': p} for p in paths],
                                                len(paths)))
-        outputs = detect_samples(model, samples, image)
+        outputs = detect_samples(model, samples, image, paths)
         detector = np.stack([detector_class_scores(d, s) for d, s in outputs])
         classifier = None if source == 'detector' else np.stack(
             [verdict.evidence.image_scores(extractor(read_image_rgb(p))) for p in paths])

@@ -5,9 +5,9 @@ import os
 
 from tqdm import tqdm
 
+from ppdet_wsd_runtime.contrast import tighten_box
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
-from ..pseudo.contrast import tighten_box
 from .geometry import map_to_image
 
 

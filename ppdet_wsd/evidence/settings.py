@@ -42,7 +42,7 @@ class PatchEvidence:
         extent (float): a box reaches as far as the map stays above this fraction of
             the way from background to the region's peak.
         tighten_boxes (bool): shrink each box to the pixels inside it that differ from
-            the surface around it (:mod:`ppdet_wsd.pseudo.contrast`); boxes of defects
+            the surface around it (:mod:`ppdet_wsd_runtime.contrast`); boxes of defects
             without such contrast are kept.
         group_cells (int): fine regions that one region of the map read from
             descriptors averaged over this many x this many cells joins become one box

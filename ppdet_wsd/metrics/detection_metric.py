@@ -4,7 +4,9 @@ import numpy as np
 from ppdet.metrics import Metric
 from ppdet.utils.logger import setup_logger
 
-from ppdet_wsd_runtime.detections import class_box_scores, clip_boxes, split_detections
+from ppdet_wsd_runtime.detections import (class_box_scores, clip_boxes, fit_boxes_to_image,
+                                          split_detections)
+from ppdet_wsd_runtime.image_io import read_image_rgb
 
 from ..data.labels import file_key
 from .box_mode import CLASS_AGNOSTIC, NO_BOXES, box_evaluation_mode
@@ -102,22 +104,28 @@ class DetectionMetric(Metric):
             metrics.
         box_mode (str | None): the box evaluation mode (:mod:`.box_mode`); None
             decides it from the classes and the loaded ground truth.
+        finest_stride (float): the detector's finest stride in input pixels: with box
+            metrics, the boxes are made final as every prediction path makes them
+            (:func:`~ppdet_wsd_runtime.detections.fit_boxes_to_image`).
     """
     primary_key = 'image_ap'
 
     def __init__(self, dataset, classes, threshold=0.5, ground_truth_loader=None,
-                 box_mode=None):
+                 box_mode=None, finest_stride=8.0):
         self.dataset, self.classes, self.threshold = dataset, list(classes), threshold
         self.ground_truth_loader = ground_truth_loader
         self.box_mode = box_mode
+        self.finest_stride = float(finest_stride)
         self.reset()
 
     def reset(self):
         self.im_ids, self.labels, self.im_scores, self.detections = [], [], [], []
+        self.scales = []
         self.results = {}
 
     def update(self, inputs, outputs):
         self.im_ids += np.asarray(inputs['im_id']).reshape(-1).tolist()
+        self.scales += np.asarray(inputs['scale_factor']).reshape(-1, 2).max(axis=1).tolist()
         self.labels.append(np.asarray(inputs['img_label']))
         self.im_scores.append(np.asarray(outputs['im_score']))
         self.detections += split_detections(np.asarray(outputs['bbox']),
@@ -127,10 +135,14 @@ class DetectionMetric(Metric):
         self.dataset.parse_dataset()
         by_id = {int(np.asarray(r['im_id']).reshape(-1)[0]): r for r in self.dataset.roidbs}
         records = [by_id[i] for i in self.im_ids]
-        for record, det in zip(records, self.detections):
-            clip_boxes(det, record['h'], record['w'])
         files = [file_key(r['im_file'], self.dataset.image_root) for r in records]
         truth = self.ground_truth_loader(files) if self.ground_truth_loader else None
+        for record, det, scale in zip(records, self.detections, self.scales):
+            if truth:  # the boxes are measured: their final edges need the image
+                fit_boxes_to_image(det, read_image_rgb(record['im_file']), self.finest_stride,
+                                   scale)
+            else:
+                clip_boxes(det, record['h'], record['w'])
         self.results = detection_report(np.concatenate(self.labels),
                                         np.concatenate(self.im_scores), self.detections,
                                         self.classes, self.threshold, files, truth,

@@ -49,6 +49,11 @@ class RetinaNetMIL(FrozenBackboneArch):
         mil_head = create(cfg['mil_head']) if cfg.get('mil_head') else None
         return {'backbone': backbone, 'neck': neck, 'head': head, 'mil_head': mil_head}
 
+    @property
+    def finest_stride(self):
+        """The stride of the head's finest anchor level, in input pixels (float)."""
+        return float(self.head.anchor_generator.strides[0])
+
     def _head_outputs(self):
         return self.head(self.neck(self.backbone_features(self.inputs['image'])))
 

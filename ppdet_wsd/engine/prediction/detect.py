@@ -10,7 +10,7 @@ from ppdet.utils.logger import setup_logger
 from tqdm import tqdm
 
 from ppdet_wsd_runtime.atomic import write_json_atomic
-from ppdet_wsd_runtime.detections import clip_boxes, split_detections
+from ppdet_wsd_runtime.detections import fit_boxes_to_image, split_detections
 from ppdet_wsd_runtime.drawing import draw_detection
 from ppdet_wsd_runtime.image_io import read_image_rgb
 from ppdet_wsd_runtime.results import box_list, detector_class_scores
@@ -33,17 +33,18 @@ def detect_records(model, transforms, records, batch_size, desc='detecting'):
         batch_size (int): images per forward pass.
         desc (str): progress bar label.
     Yields:
-        tuple: ``(record, detections float32 [m, 6] in original pixels (clipped), im_score
-        float32 [C] in [0, 1])``.
+        tuple: ``(record, detections float32 [m, 6] in original pixels (see
+        :func:`detect_samples`), im_score float32 [C] in [0, 1])``.
     """
     with tqdm(total=len(records), desc=desc, unit='img', leave=False) as bar:
         for batch, samples, image in image_batches(transforms, records, batch_size):
             yield from ((record, *out) for record, out in
-                        zip(batch, detect_samples(model, samples, image)))
+                        zip(batch, detect_samples(model, samples, image,
+                                                  [r['im_file'] for r in batch])))
             bar.update(len(batch))
 
 
-def detect_samples(model, samples, image):
+def detect_samples(model, samples, image, paths):
     """One forward pass of a detector over a batch (from :func:`image_batches`).
 
     Args:
@@ -51,8 +52,10 @@ def detect_samples(model, samples, image):
         samples (list[dict]): the transformed samples (``im_shape``, ``scale_factor``,
             ``h``, ``w``).
         image (paddle.Tensor): their float32 ``[B, 3, H, W]`` images.
+        paths (list[str]): their image files (read again for the boxes' final edges).
     Returns:
-        list[tuple]: per sample ``(detections float32 [m, 6] in original pixels (clipped),
+        list[tuple]: per sample ``(detections float32 [m, 6] in original pixels (clipped,
+        small boxes sharpened: :func:`~ppdet_wsd_runtime.detections.fit_boxes_to_image`),
         im_score float32 [C] in [0, 1])``.
     """
     inputs = {'image': image}
@@ -61,8 +64,9 @@ def detect_samples(model, samples, image):
     with paddle.no_grad():
         out = model(inputs)
     per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
-    for sample, detections in zip(samples, per_image):
-        clip_boxes(detections, sample['h'], sample['w'])
+    for sample, detections, path in zip(samples, per_image, paths):
+        fit_boxes_to_image(detections, read_image_rgb(path), model.finest_stride,
+                           float(max(sample['scale_factor'])))
     return list(zip(per_image, out['im_score'].numpy()))
 
 

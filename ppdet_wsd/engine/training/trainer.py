@@ -96,7 +96,8 @@ class WSDTrainer(Trainer):
             truth = self._truth_from_file(truth_file, dataset)
         else:
             truth = lambda files: load_ground_truth(dataset.dataset_dir, files)  # noqa: E731
-        self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth, box_mode)]
+        self._metrics = [DetectionMetric(dataset, self.cfg.classes, threshold, truth, box_mode,
+                                         self.model.finest_stride)]
 
     def _truth_from_file(self, path, dataset):
         """A ground-truth loader reading the boxes of ``path`` (image sizes from the

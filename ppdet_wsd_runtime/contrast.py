@@ -9,8 +9,8 @@ changes) or where most of the box stands out (the defect fills it), the box is k
 Each side moves in by at most ``max_shrink`` pixels (the blur the map added), so a long,
 faint scratch whose ends barely stand out keeps its length.
 """
+import cv2
 import numpy as np
-from scipy import ndimage
 
 RING = 0.5            # the ring around a box is this share of its longer side wide
 MIN_PIXELS = 4        # fewer contrasting pixels than this: no evidence, keep the box
@@ -49,8 +49,9 @@ def tighten_box(grey, box, max_shrink=np.inf, min_contrast=3.0):
     count = int(contrast.sum())
     if count < MIN_PIXELS or count > MAX_FILL * inside.sum():
         return [float(v) for v in box]
-    labels, num = ndimage.label(contrast, structure=np.ones((3, 3)))
-    sizes = ndimage.sum(contrast, labels, index=np.arange(1, num + 1))
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(contrast.astype(np.uint8),
+                                                           connectivity=8)
+    sizes = stats[1:, cv2.CC_STAT_AREA]  # label 0 is the background
     keep = np.isin(labels, 1 + np.flatnonzero(sizes >= KEEP_COMPONENT * sizes.max()))
     rows, cols = np.nonzero(keep)
     tight = np.array([ex1 + cols.min(), ey1 + rows.min(), ex1 + cols.max() + 1,
