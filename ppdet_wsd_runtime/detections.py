@@ -33,7 +33,7 @@ def class_box_scores(detections, num_classes):
 SMALL_BOX_STRIDES = 2.0  # a box under this many finest strides on both sides is sharpened
 
 
-def sharpen_small_boxes(detections, grey, stride):
+def sharpen_small_boxes(detections, image, stride):
     """Give the boxes the detector cannot place finer than its grid their edges from the
     image, in place: a box whose width and height are both under ``SMALL_BOX_STRIDES``
     strides of the detector's finest level is shrunk to the pixels inside it that stand
@@ -44,17 +44,21 @@ def sharpen_small_boxes(detections, grey, stride):
     Args:
         detections (np.ndarray): float32 ``[m, 6]`` (class, score, x1, y1, x2, y2 in the
             image's pixels).
-        grey (np.ndarray): the image, float or uint8 ``[H, W]``.
+        image (np.ndarray): the image, float or uint8, grey ``[H, W]`` or RGB
+            ``[H, W, 3]`` (made grey only when a box is small).
         stride (float): the finest stride in the image's pixels (input stride / the
             image's resize scale), > 0.
     """
-    small = ((detections[:, 4] - detections[:, 2] < SMALL_BOX_STRIDES * stride)
-             & (detections[:, 5] - detections[:, 3] < SMALL_BOX_STRIDES * stride))
-    for row in np.flatnonzero(small):
+    small = np.flatnonzero((detections[:, 4] - detections[:, 2] < SMALL_BOX_STRIDES * stride)
+                           & (detections[:, 5] - detections[:, 3] < SMALL_BOX_STRIDES * stride))
+    if not len(small):
+        return
+    grey = image.mean(axis=2) if image.ndim == 3 else image
+    for row in small:
         detections[row, 2:] = tighten_box(grey, detections[row, 2:], max_shrink=stride / 2)
 
 
-def fit_boxes_to_image(detections, rgb, input_stride, scale):
+def fit_boxes_to_image(detections, rgb, input_stride, scale_factor):
     """One image's detections made final, in place: clipped to the image
     (:func:`clip_boxes`) and the small ones sharpened (:func:`sharpen_small_boxes`).
     Every path that reports a detector's boxes (evaluation, prediction, the deploy
@@ -64,7 +68,9 @@ def fit_boxes_to_image(detections, rgb, input_stride, scale):
         detections (np.ndarray): float32 ``[m, 6]`` in the image's pixels.
         rgb (np.ndarray): the image, uint8 ``[H, W, 3]``.
         input_stride (float): the detector's finest stride in input pixels.
-        scale (float): the image's resize scale into the input (input / image pixels).
+        scale_factor (array-like): the image's resize scales into the input ``[2]``
+            (input / image pixels, as the readers set ``scale_factor``); the larger one
+            turns the stride into image pixels.
     """
     clip_boxes(detections, *rgb.shape[:2])
-    sharpen_small_boxes(detections, rgb.mean(axis=2), input_stride / scale)
+    sharpen_small_boxes(detections, rgb, input_stride / float(np.max(scale_factor)))

@@ -126,7 +126,7 @@ class ExportedDetector(ExportedModel):
         detections = self.decoder.decode(head, np.stack([s['scale_factor'] for s in samples]))
         stride = float(self.decoder.cfg['strides'][0])
         for sample, det in zip(samples, detections):
-            fit_boxes_to_image(det, sample['rgb'], stride, float(max(sample['scale_factor'])))
+            fit_boxes_to_image(det, sample['rgb'], stride, sample['scale_factor'])
         return list(zip(detections, im_score))
 
     def judge_samples(self, samples, maps=False):

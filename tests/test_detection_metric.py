@@ -56,11 +56,11 @@ def test_small_boxes_take_their_edges_from_the_image_within_half_a_stride():
 def test_fit_boxes_to_image_clips_then_sharpens_in_image_pixels():
     rgb = np.repeat(spot_image()[..., None], 3, axis=2).astype(np.uint8)
     d = det([[0, 0.9, 38, 28, 47, 37], [1, 0.5, -5, 60, 90, 95]])
-    fit_boxes_to_image(d, rgb, input_stride=8, scale=1.6)   # 5 image pixels per stride
+    fit_boxes_to_image(d, rgb, input_stride=8, scale_factor=[1.6, 1.6])   # 5 image pixels per stride
     assert d[:, 2:].tolist() == [[40, 30, 44.5, 35], [0, 60, 80, 80]], \
         'the 9x9 box moves in by at most 2.5 px a side; the large box is only clipped'
     wide = det([[0, 0.9, 37, 27, 47, 38]])                   # 10x11: not under 2 strides
-    fit_boxes_to_image(wide, rgb, input_stride=8, scale=1.6)
+    fit_boxes_to_image(wide, rgb, input_stride=8, scale_factor=[1.6, 1.6])
     assert wide[0, 2:].tolist() == [37, 27, 47, 38]
 
 

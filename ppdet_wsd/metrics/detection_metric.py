@@ -120,12 +120,12 @@ class DetectionMetric(Metric):
 
     def reset(self):
         self.im_ids, self.labels, self.im_scores, self.detections = [], [], [], []
-        self.scales = []
+        self.scale_factors = []
         self.results = {}
 
     def update(self, inputs, outputs):
         self.im_ids += np.asarray(inputs['im_id']).reshape(-1).tolist()
-        self.scales += np.asarray(inputs['scale_factor']).reshape(-1, 2).max(axis=1).tolist()
+        self.scale_factors += list(np.asarray(inputs['scale_factor']).reshape(-1, 2))
         self.labels.append(np.asarray(inputs['img_label']))
         self.im_scores.append(np.asarray(outputs['im_score']))
         self.detections += split_detections(np.asarray(outputs['bbox']),
@@ -137,10 +137,10 @@ class DetectionMetric(Metric):
         records = [by_id[i] for i in self.im_ids]
         files = [file_key(r['im_file'], self.dataset.image_root) for r in records]
         truth = self.ground_truth_loader(files) if self.ground_truth_loader else None
-        for record, det, scale in zip(records, self.detections, self.scales):
+        for record, det, scale_factor in zip(records, self.detections, self.scale_factors):
             if truth:  # the boxes are measured: their final edges need the image
                 fit_boxes_to_image(det, read_image_rgb(record['im_file']), self.finest_stride,
-                                   scale)
+                                   scale_factor)
             else:
                 clip_boxes(det, record['h'], record['w'])
         self.results = detection_report(np.concatenate(self.labels),

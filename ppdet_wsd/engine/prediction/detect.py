@@ -66,7 +66,7 @@ def detect_samples(model, samples, image, paths):
     per_image = split_detections(out['bbox'].numpy(), out['bbox_num'].numpy())
     for sample, detections, path in zip(samples, per_image, paths):
         fit_boxes_to_image(detections, read_image_rgb(path), model.finest_stride,
-                           float(max(sample['scale_factor'])))
+                           sample['scale_factor'])
     return list(zip(per_image, out['im_score'].numpy()))
 
 
