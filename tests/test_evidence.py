@@ -173,7 +173,10 @@ def test_levels_come_from_the_negatives_maxima():
     assert levels.background == pytest.approx(3.0) and levels.centre == pytest.approx(3.0)
     assert levels.spread == pytest.approx(1.4826)
     assert levels.score(3.0) == pytest.approx(0.5)
-    assert levels.score(6.0) > 0.97 > levels.score(4.0) > 0.5
+    assert levels.score(3.0 + 1.4826) == pytest.approx(0.75)
+    assert levels.score(6.0) > levels.score(4.0) > 0.5 > levels.score(2.0)
+    # far above the negatives, stronger peaks still score higher (a normal CDF ties at 1.0)
+    assert 1.0 > levels.score(3.0 + 1.4826e6) > levels.score(3.0 + 1.4826e5) > 0.9999
     few = fit_levels(maps[:3])
     assert few.level is None and few.negatives == 3
     assert fit_levels([]).negatives == 0
