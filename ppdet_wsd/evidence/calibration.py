@@ -7,10 +7,8 @@ without ``k``: the ``quantile`` of them is the level a region must exceed (about
 their per-image medians is the background level, and a box's score is where its peak
 falls among the negatives' maxima: a heavy-tailed (Cauchy) CDF of its robust z-score on
 their median and spread, so scores are comparable across images and a stronger peak always
-scores higher. A normal CDF rounds every peak more than ~8 spreads above the negatives to
-exactly 1.0: on `neu_det` (patch-classifier maps, whose maxima on negatives sit within
-0.001-0.015 of 0) every pseudo box scored 1.0 and the boxes of a class could not be ranked
-(train pseudo mAP@0.5 0.034 tied, 0.099 ranked).
+scores higher (a normal CDF rounds every peak more than ~8 spreads above the negatives to
+exactly 1.0, which left a class's boxes unranked; docs/pseudo_boxes.md, step 7).
 """
 import math
 from dataclasses import asdict, dataclass
