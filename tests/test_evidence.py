@@ -268,7 +268,7 @@ def test_evidence_model_boxes_where_the_surface_is_odd_and_names_the_class(tmp_p
 
 def test_a_mil_model_cuts_each_class_map_at_its_own_level():
     model, features = _tiny_model('mil'), _odd_image()
-    assert set(model.levels) == {'spot', 'scratch', 'grouping/spot', 'grouping/scratch'}
+    assert set(model.levels) == {'spot', 'scratch'}   # mil maps are not grouped
     maps, boxes = model.evidence(features, boxed=[0])
     assert maps[0, 2, 6] == pytest.approx(1 / (1 + np.exp(-3.0)))
     assert [b['class'] for b in boxes] == ['spot'] and boxes[0]['above_level']
@@ -310,6 +310,13 @@ def test_a_coarse_map_joins_the_fragments_of_one_defect(tmp_path):
     apart = model.evidence(_fragmented_image(), boxed=[0])[1]
     assert [b['box'] for b in apart] == [[30.0, 30.0, 40.0, 40.0], [60.0, 30.0, 70.0, 40.0]]
     assert boxes[0]['peak'] == max(b['peak'] for b in apart)   # the strongest fragment's
+
+
+def test_a_mil_model_keeps_separate_fragments_apart():
+    model = _tiny_model('mil')
+    assert model.group_cells == 5
+    boxes = model.evidence(_fragmented_image(), boxed=[0])[1]
+    assert [b['box'] for b in boxes] == [[30.0, 30.0, 40.0, 40.0], [60.0, 30.0, 70.0, 40.0]]
 
 
 def test_settings_reject_unknown_maps():

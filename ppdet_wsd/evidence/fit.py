@@ -99,9 +99,9 @@ def negative_maps(model, val):
     """The maps the levels are set on, per levels key: for a normality-based map
     (``fused``, ``normality``) one key, ``*``, with the good val images' normality maps;
     for a ``mil`` model one key per class, with its maps on the val images without the
-    class (good images and the other classes). A model that groups fragments adds the
-    coarse maps of the same images under :func:`~ppdet_wsd.evidence.grouping.group_key`
-    of each key.
+    class (good images and the other classes). A normality-based model that groups
+    fragments adds the coarse maps of the same images under
+    :func:`~ppdet_wsd.evidence.grouping.group_key` of ``*``.
 
     Args:
         model (EvidenceModel): fitted.
@@ -109,7 +109,7 @@ def negative_maps(model, val):
     Returns:
         dict[str, list[np.ndarray]]: float ``[rows, cols]`` maps per key.
     """
-    grouping = model.group_cells and (model.heat_map == 'mil' or model.group_bank is not None)
+    grouping = model.group_cells and model.group_bank is not None
     if model.heat_map != 'mil':
         out = {key: [] for key in [ANY_CLASS] + ([group_key(ANY_CLASS)] if grouping else [])}
         for f, y in val:  # one image's descriptors at a time
@@ -117,19 +117,14 @@ def negative_maps(model, val):
                 x = model.standardise(f.patches)
                 out[ANY_CLASS].append(model.bank.distances(x))
                 if grouping:
-                    out[group_key(ANY_CLASS)].append(model.coarse_maps(x)[0])
+                    out[group_key(ANY_CLASS)].append(model.coarse_map(x))
         return out
-    keys = list(model.classes) + ([group_key(c) for c in model.classes] if grouping else [])
-    out = {key: [] for key in keys}
+    out = {key: [] for key in model.classes}
     for f, y in val:
-        x = model.standardise(f.patches)
         fine = model.maps(f)
-        coarse = model.coarse_maps(x) if grouping else None
         for k, name in enumerate(model.classes):
             if y[k] < 0.5:
                 out[name].append(fine[k])
-                if grouping:
-                    out[group_key(name)].append(coarse[k])
     return out
 
 

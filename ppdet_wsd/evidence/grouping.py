@@ -9,9 +9,14 @@ regions that such a coarse region joins become one box
 and keeps its tight box, and a coarse region never makes a box by itself, so images
 without fine evidence above the level still get none.
 
-The coarse map is the model's own map kind on the averaged descriptors (distance to a
-bank of averaged good patches, or the patch classifier's probability), cut at levels set
-on the same negative val images as the fine map, under keys :func:`group_key`.
+The coarse map is the distance of the averaged descriptors to a bank of averaged good
+patches, cut at a level set on the same good val images as the fine map, under the key
+:func:`group_key` of ``*``. Only normality-based maps are grouped. The patch classifier's
+probability, read from averaged descriptors, stays high over the whole surface of an
+image of its class (on a line without good images its negatives are the other classes'
+images, so it learns their surfaces apart, not only their defects): its coarse region
+spans separate defects and joined them into one box covering most of the image
+(measured in docs/pseudo_boxes.md, "Grouping fragments").
 """
 import numpy as np
 from scipy import ndimage

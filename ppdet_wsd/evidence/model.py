@@ -14,7 +14,6 @@ Parts (each fitted by :func:`ppdet_wsd.evidence.fit.fit_evidence`):
 
 Saved as ``evidence_model.npz`` (arrays) + ``evidence_model.json`` (the rest) in a folder.
 """
-import functools
 import json
 import os
 
@@ -132,14 +131,12 @@ class EvidenceModel:
         x = self.standardise(features.patches)
         num = len(self.classes)
         logits = self.mil.logits(x).transpose(2, 0, 1)                  # [C, rows, cols]
-        if self.heat_map == 'mil':
+        if self.heat_map == 'mil':  # not grouped (module docstring of .grouping)
             maps = expit(logits).astype(np.float32)
-            coarse = functools.cache(lambda: self.coarse_maps(x))  # every class's, once
             boxes = []
             for k in boxed:
                 key = self.classes[k]
-                regions = self._grouped(self._regions(maps[k], self.levels[key], always), key,
-                                        lambda: coarse()[k])
+                regions = self._regions(maps[k], self.levels[key], always)
                 boxes += self._box_dicts(regions, [k] * len(regions), self.levels[key],
                                          maps[k].shape, features.image_hw)
             return maps, boxes
@@ -154,27 +151,24 @@ class EvidenceModel:
         if not boxed:
             return maps, []
         levels = self.levels[ANY_CLASS]
-        regions = self._grouped(self._regions(distance, levels, always), ANY_CLASS,
-                                lambda: self.coarse_maps(x)[0])
+        regions = self._grouped(self._regions(distance, levels, always),
+                                lambda: self.coarse_map(x))
         owners = [self._owner(logits, boxed, box, distance.shape) for box, _ in regions]
         return maps, self._box_dicts(regions, owners, levels, distance.shape, features.image_hw)
 
-    def coarse_maps(self, standardised):
+    def coarse_map(self, standardised):
         """The coarse map that groups fragments (:mod:`~ppdet_wsd.evidence.grouping`):
-        standardised descriptors float32 ``[rows, cols, D]`` -> float32 ``[1, rows, cols]``
-        (distance to the coarse good patches) or, for a ``mil`` model, ``[C, rows, cols]``
-        (class probabilities), both read from descriptors averaged over ``group_cells``."""
-        coarse = coarse_descriptors(standardised, self.group_cells)
-        if self.heat_map == 'mil':
-            return expit(self.mil.logits(coarse).transpose(2, 0, 1)).astype(np.float32)
-        return self.group_bank.distances(coarse)[None]
+        standardised descriptors float32 ``[rows, cols, D]`` -> float32 ``[rows, cols]``,
+        the distance of descriptors averaged over ``group_cells`` to the coarse good
+        patches."""
+        return self.group_bank.distances(coarse_descriptors(standardised, self.group_cells))
 
-    def _grouped(self, regions, key, coarse_map):
-        """``regions`` of the fine map with the fragments that one region of the coarse
-        map (``coarse_map()``, computed only when there are fragments to join, cut at the
-        levels under :func:`~ppdet_wsd.evidence.grouping.group_key` of ``key``) joins
+    def _grouped(self, regions, coarse_map):
+        """``regions`` of the normality map with the fragments that one region of the
+        coarse map (``coarse_map()``, computed only when there are fragments to join, cut
+        at the levels under :func:`~ppdet_wsd.evidence.grouping.group_key` of ``*``) joins
         made one."""
-        levels = self.levels.get(group_key(key))
+        levels = self.levels.get(group_key(ANY_CLASS))
         if len(regions) < 2 or not self.group_cells or levels is None or levels.level is None:
             return regions
         return group_fragments(regions, self._regions(coarse_map(), levels, False))

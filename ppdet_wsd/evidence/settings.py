@@ -47,7 +47,7 @@ class PatchEvidence:
         group_cells (int): fine regions that one region of the map read from
             descriptors averaged over this many x this many cells joins become one box
             (the fragments of one defect, :mod:`ppdet_wsd.evidence.grouping`); 0 or 1:
-            no grouping.
+            no grouping. Normality-based maps only: ``mil`` maps are not grouped.
         always_box_labelled (bool): a training image labelled with a class but with no
             region above the level still gets its strongest region, with the low score
             that says so.
