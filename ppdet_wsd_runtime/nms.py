@@ -4,6 +4,12 @@ model's: per class, scores strictly above ``score_threshold``, sorted descending
 the first ``nms_top_k`` kept, greedy suppression of boxes whose IoU with a kept box exceeds
 ``nms_threshold``; then the best ``keep_top_k`` over all classes; rows ordered by class,
 then by score.
+
+Optionally (``vote_iou > 0``) each kept box is then replaced by **box voting** (Gidaris and
+Komodakis, ICCV 2015): the score-weighted mean of its class's candidates that overlap it by
+at least ``vote_iou``, itself included. Its score stays. A RetinaNet places several boxes of
+slightly different extents on one defect and the strongest is often not the best fitting;
+their mean is (docs/detector.md, "Box voting").
 """
 import numpy as np
 
@@ -49,8 +55,32 @@ def nms_one_class(boxes, scores, score_threshold, nms_top_k, nms_threshold, norm
     return np.asarray(kept, dtype=np.int64)
 
 
+def vote_boxes(boxes, scores, kept, score_threshold, nms_top_k, vote_iou, normalized):
+    """The voted boxes of one class: float32 ``[len(kept), 4]``.
+
+    Args:
+        boxes (np.ndarray): float32 ``[n, 4]``; scores (np.ndarray): float32 ``[n]``.
+        kept (np.ndarray): int64 indices kept by :func:`nms_one_class`.
+        score_threshold, nms_top_k, normalized: as :func:`nms_one_class` (the same
+            candidates vote).
+        vote_iou (float): in (0, 1]; a candidate whose IoU with a kept box is at least
+            this takes part in its mean, weighted by its score.
+    """
+    candidates = np.flatnonzero(scores > score_threshold)
+    order = candidates[np.argsort(-scores[candidates], kind='stable')]
+    if nms_top_k > -1:
+        order = order[:nms_top_k]
+    voted = np.empty((len(kept), 4), np.float32)
+    for row, index in enumerate(kept):
+        near = order[box_iou_one(boxes[index], boxes[order], normalized) >= vote_iou]
+        near = near if len(near) else np.asarray([index])
+        weights = scores[near].astype(np.float64)
+        voted[row] = (weights[:, None] * boxes[near]).sum(axis=0) / weights.sum()
+    return voted
+
+
 def multiclass_nms(boxes, scores, score_threshold=0.05, nms_top_k=-1, keep_top_k=100,
-                   nms_threshold=0.5, normalized=True, nms_eta=1.0):
+                   nms_threshold=0.5, normalized=True, nms_eta=1.0, vote_iou=0.0):
     """Detections of one image.
 
     Args:
@@ -59,19 +89,29 @@ def multiclass_nms(boxes, scores, score_threshold=0.05, nms_top_k=-1, keep_top_k
         score_threshold, nms_top_k, keep_top_k, nms_threshold, normalized, nms_eta: as
             ppdet's ``MultiClassNMS`` (-1: no limit); adaptive NMS (``nms_eta < 1``) is
             not implemented (ValueError).
+        vote_iou (float): 0 (plain NMS) or in (0, 1]: box voting (:func:`vote_boxes`).
     Returns:
         np.ndarray: float32 ``[m, 6]`` (class, score, x1, y1, x2, y2), by class, then score.
     """
     if nms_eta < 1:
         raise ValueError(f'adaptive NMS (nms_eta {nms_eta} < 1) is not implemented by the '
                          f'deploy runtime')
+    if not 0.0 <= vote_iou <= 1.0:
+        raise ValueError(f'vote_iou must be 0 (no voting) or in (0, 1], got {vote_iou}')
     boxes = np.asarray(boxes, np.float32)
     scores = np.asarray(scores, np.float32)
-    picked = [(c, i) for c in range(scores.shape[0])
-              for i in nms_one_class(boxes, scores[c], np.float32(score_threshold), nms_top_k,
-                                     np.float32(nms_threshold), normalized)]
+    threshold = np.float32(score_threshold)
+    picked, final = [], {}
+    for c in range(scores.shape[0]):
+        kept = nms_one_class(boxes, scores[c], threshold, nms_top_k, np.float32(nms_threshold),
+                             normalized)
+        picked += [(c, i) for i in kept]
+        if vote_iou > 0 and len(kept):
+            voted = vote_boxes(boxes, scores[c], kept, threshold, nms_top_k,
+                               np.float32(vote_iou), normalized)
+            final.update({(c, i): box for i, box in zip(kept, voted)})
     if keep_top_k > -1 and len(picked) > keep_top_k:
         best = sorted(range(len(picked)), key=lambda k: -scores[picked[k]])[:keep_top_k]
         picked = sorted((picked[k] for k in best), key=lambda p: (p[0], -scores[p]))
-    rows = [[c, scores[c, i], *boxes[i]] for c, i in picked]
+    rows = [[c, scores[c, i], *final.get((c, i), boxes[i])] for c, i in picked]
     return np.asarray(rows, dtype=np.float32).reshape(-1, 6)

@@ -38,13 +38,13 @@ def tiny_classifier(levels=2, pooling='lse', num_classes=3, dropout=0.2, **kwarg
 
 
 def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=1.0,
-                  backbone=None, **kwargs):
+                  backbone=None, vote_iou=0.5, **kwargs):
     """A seeded ``RetinaNetMIL`` on :class:`TinyBackbone` (strides 2 and 4, 8-channel FPN,
     one conv per tower, anchors 4-10 px), or on ``backbone`` (e.g. the frozen ImageNet
-    EfficientNet-Lite0 of :func:`lite_backbone`; anchors at its strides)."""
+    EfficientNet-Lite0 of :func:`lite_backbone`; anchors at its strides); its NMS votes
+    boxes at ``vote_iou`` as the pipeline's does (0: plain NMS)."""
     from ppdet.modeling.assigners.max_iou_assigner import MaxIoUAssigner
     from ppdet.modeling.heads.retina_head import RetinaFeat
-    from ppdet.modeling.layers import MultiClassNMS
     from ppdet.modeling.losses import FocalLoss, SmoothL1Loss
     from ppdet.modeling.necks import FPN
     from ppdet.modeling.proposal_generator.anchor_generator import RetinaAnchorGenerator
@@ -52,6 +52,7 @@ def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=
     from ppdet_wsd.modeling.mil_head import MILHead
     from ppdet_wsd.modeling.retinanet_mil import RetinaNetMIL
     from ppdet_wsd.modeling.scored_retina_head import ScoredRetinaHead
+    from ppdet_wsd.modeling.voting_nms import VotingNMS
 
     paddle.seed(0)
     backbone = backbone or TinyBackbone(levels=2)
@@ -66,7 +67,8 @@ def tiny_detector(num_classes=3, mil_pooling='lse', with_mil=True, doubt_weight=
         bbox_assigner=MaxIoUAssigner(positive_overlap=0.5, negative_overlap=0.4,
                                      allow_low_quality=True),
         loss_class=FocalLoss(gamma=2.0, alpha=0.25), loss_bbox=SmoothL1Loss(beta=0.0),
-        nms=MultiClassNMS(score_threshold=0.0, keep_top_k=20, nms_threshold=0.5),
+        nms=VotingNMS(score_threshold=0.0, keep_top_k=20, nms_threshold=0.5,
+                      vote_iou=vote_iou),
         doubt_weight=doubt_weight)
     mil = MILHead(num_classes=num_classes, pooling=mil_pooling) if with_mil else None
     return RetinaNetMIL(backbone, neck, head, mil, **kwargs)

@@ -143,7 +143,7 @@ def retina_postprocess(head):
     (:mod:`.retina_decode`), as plain YAML-able values: ``num_classes``, ``nms_pre``,
     ``weights``, ``strides``, ``anchor_offset``, ``cell_anchors`` (per level ``[A, 4]``
     x1, y1, x2, y2 around the cell origin, float32 values) and ``nms`` (ppdet
-    ``MultiClassNMS`` settings)."""
+    ``MultiClassNMS`` settings and ``VotingNMS``'s ``vote_iou``, 0 without voting)."""
     generator, nms = head.anchor_generator, head.nms
     return {
         'type': 'RetinaHead',
@@ -156,5 +156,6 @@ def retina_postprocess(head):
                          for a in generator.cell_anchors],
         'nms': {'score_threshold': float(nms.score_threshold), 'nms_top_k': int(nms.nms_top_k),
                 'keep_top_k': int(nms.keep_top_k), 'nms_threshold': float(nms.nms_threshold),
-                'normalized': bool(nms.normalized), 'nms_eta': float(nms.nms_eta)},
+                'normalized': bool(nms.normalized), 'nms_eta': float(nms.nms_eta),
+                'vote_iou': float(getattr(nms, 'vote_iou', 0.0))},
     }
