@@ -23,11 +23,11 @@ WEIGHTS = 'weights=output/rmil_demo/model_final'
 # 2.6 agree within 1e-8; every initial weight scaled by 1 + 1e-6 * N(0, 1) (3 runs) moved a
 # score by < 1e-7, by 1e-5 by < 3e-6 (on the split drawn before the demo generator followed
 # data.labels.seeded_split); the tolerance 1e-5 is well below what a change in training moves.
-EVAL_GOLDEN = {'image_auroc': 2 / 9, 'image_ap': 4 / 9, 'mean_class_auroc': 0.4666666666666666,
-               'mean_class_ap': 0.47222222222222227, 'miss_rate': 1.0, 'overkill_rate': 0.0,
+EVAL_GOLDEN = {'image_auroc': 2 / 9, 'image_ap': 4 / 9, 'mean_class_auroc': 0.5333333333333333,
+               'mean_class_ap': 0.48333333333333334, 'miss_rate': 1.0, 'overkill_rate': 0.0,
                'num_detections': 0, 'det_map50': 0.0, 'det_map50_95': 0.0}
-DEFECT_SCORES_GOLDEN = [0.013177740387618542, 0.013135888613760471, 0.012643782421946526,
-                        0.01310738641768694, 0.012248998507857323, 0.012677662074565887]
+DEFECT_SCORES_GOLDEN = [0.013260922394692898, 0.013221371918916702, 0.012704471126198769,
+                        0.013088253326714039, 0.012342916801571846, 0.012766397558152676]
 SCORE_TOLERANCE = 1e-5
 
 

@@ -52,10 +52,16 @@ CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 1 / 3,
 # 0.04007 / 0.04009. Re-measured when pseudo-box scores became a Cauchy CDF (the box
 # loss's weights moved): paddle 3.3 / 2.6 det_map50 0.1988 / 0.1683, fit_map50 0.2303 /
 # 0.2660, threshold 0.03401 / 0.03337; fit_map50's golden is the two lines' mean.
-DETECTOR_GOLDEN = {'det_map50': 0.1988055948451988, 'det_map50_95': 0.0562015600056246,
-                   'fit_map50': 0.24817, 'image_auroc': 1.0,
-                   'operating_threshold': 0.034007178619503975, 'miss_rate': 0.0,
-                   'overkill_rate': 0.0}
+# Re-measured when the NMS began to vote boxes (VotingNMS; the refinement's re-mined boxes
+# are voted too, so this detector trains on other boxes after epoch 4): paddle 3.3 / 2.6
+# det_map50 0.1840 / 0.1857, fit_map50 0.2266 / 0.2660, threshold 0.01595 / 0.01585, and
+# at its val-chosen threshold the detector now judges 2 of the 3 good test images
+# defective (val AUROC 1.0 on 2 good and 3 defective val images; its scores all sit in
+# 0.01-0.03 after these few steps, so the threshold lands among near ties).
+DETECTOR_GOLDEN = {'det_map50': 0.18403268898318398, 'det_map50_95': 0.05530349738270529,
+                   'fit_map50': 0.2463, 'image_auroc': 1.0,
+                   'operating_threshold': 0.015948742628097534, 'miss_rate': 0.0,
+                   'overkill_rate': 0.6666666666666666}
 DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.03,
                       'operating_threshold': 0.004}
 
