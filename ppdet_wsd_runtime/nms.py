@@ -35,14 +35,19 @@ def box_iou_one(box, boxes, normalized=True):
     return np.where(disjoint, np.float32(0), iou).astype(np.float32)
 
 
-def nms_one_class(boxes, scores, score_threshold, nms_top_k, nms_threshold, normalized):
-    """Indices into ``boxes`` ``[n, 4]`` / ``scores`` ``[n]`` (float32) kept for one class,
-    best first. A candidate is dropped unless its IoU with every kept box is
-    ``<= nms_threshold`` (as the kernel tests it, so a NaN IoU drops it too)."""
+def ranked_candidates(scores, score_threshold, nms_top_k):
+    """Indices of one class's candidates, best first: scores ``[n]`` (float32) strictly
+    above ``score_threshold``, sorted descending (stable), the first ``nms_top_k`` (-1:
+    all)."""
     candidates = np.flatnonzero(scores > score_threshold)
     order = candidates[np.argsort(-scores[candidates], kind='stable')]
-    if nms_top_k > -1:
-        order = order[:nms_top_k]
+    return order[:nms_top_k] if nms_top_k > -1 else order
+
+
+def nms_one_class(boxes, order, nms_threshold, normalized):
+    """Indices into ``boxes`` ``[n, 4]`` kept for one class, best first, from its
+    :func:`ranked_candidates` ``order``. A candidate is dropped unless its IoU with every
+    kept box is ``<= nms_threshold`` (as the kernel tests it, so a NaN IoU drops it too)."""
     ordered = boxes[order]
     dropped = np.zeros(len(order), dtype=bool)
     kept = []
@@ -55,21 +60,24 @@ def nms_one_class(boxes, scores, score_threshold, nms_top_k, nms_threshold, norm
     return np.asarray(kept, dtype=np.int64)
 
 
-def vote_boxes(boxes, scores, kept, score_threshold, nms_top_k, vote_iou, normalized):
+def check_vote_iou(vote_iou):
+    """``vote_iou`` as a float, ValueError unless 0 (no voting) or in (0, 1]."""
+    if not 0.0 <= float(vote_iou) <= 1.0:
+        raise ValueError(f'vote_iou must be 0 (no voting) or in (0, 1], got {vote_iou}')
+    return float(vote_iou)
+
+
+def vote_boxes(boxes, scores, kept, order, vote_iou, normalized):
     """The voted boxes of one class: float32 ``[len(kept), 4]``.
 
     Args:
         boxes (np.ndarray): float32 ``[n, 4]``; scores (np.ndarray): float32 ``[n]``.
         kept (np.ndarray): int64 indices kept by :func:`nms_one_class`.
-        score_threshold, nms_top_k, normalized: as :func:`nms_one_class` (the same
-            candidates vote).
+        order (np.ndarray): the class's :func:`ranked_candidates`, the boxes that vote.
         vote_iou (float): in (0, 1]; a candidate whose IoU with a kept box is at least
             this takes part in its mean, weighted by its score.
+        normalized (bool): as :func:`box_iou_one`.
     """
-    candidates = np.flatnonzero(scores > score_threshold)
-    order = candidates[np.argsort(-scores[candidates], kind='stable')]
-    if nms_top_k > -1:
-        order = order[:nms_top_k]
     voted = np.empty((len(kept), 4), np.float32)
     for row, index in enumerate(kept):
         near = order[box_iou_one(boxes[index], boxes[order], normalized) >= vote_iou]
@@ -96,19 +104,16 @@ def multiclass_nms(boxes, scores, score_threshold=0.05, nms_top_k=-1, keep_top_k
     if nms_eta < 1:
         raise ValueError(f'adaptive NMS (nms_eta {nms_eta} < 1) is not implemented by the '
                          f'deploy runtime')
-    if not 0.0 <= vote_iou <= 1.0:
-        raise ValueError(f'vote_iou must be 0 (no voting) or in (0, 1], got {vote_iou}')
+    vote_iou = check_vote_iou(vote_iou)
     boxes = np.asarray(boxes, np.float32)
     scores = np.asarray(scores, np.float32)
-    threshold = np.float32(score_threshold)
     picked, final = [], {}
     for c in range(scores.shape[0]):
-        kept = nms_one_class(boxes, scores[c], threshold, nms_top_k, np.float32(nms_threshold),
-                             normalized)
+        order = ranked_candidates(scores[c], np.float32(score_threshold), nms_top_k)
+        kept = nms_one_class(boxes, order, np.float32(nms_threshold), normalized)
         picked += [(c, i) for i in kept]
         if vote_iou > 0 and len(kept):
-            voted = vote_boxes(boxes, scores[c], kept, threshold, nms_top_k,
-                               np.float32(vote_iou), normalized)
+            voted = vote_boxes(boxes, scores[c], kept, order, np.float32(vote_iou), normalized)
             final.update({(c, i): box for i, box in zip(kept, voted)})
     if keep_top_k > -1 and len(picked) > keep_top_k:
         best = sorted(range(len(picked)), key=lambda k: -scores[picked[k]])[:keep_top_k]

@@ -17,6 +17,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
+from ..modeling.voting_nms import nms_settings
+
 
 def _nearest_repeat(x, factor):
     """Nearest upsampling of ``x`` ``[B, C, H, W]`` by an integer ``factor`` (= paddle's
@@ -154,8 +156,5 @@ def retina_postprocess(head):
         'anchor_offset': float(generator.offset),
         'cell_anchors': [np.asarray(a.numpy(), np.float32).tolist()
                          for a in generator.cell_anchors],
-        'nms': {'score_threshold': float(nms.score_threshold), 'nms_top_k': int(nms.nms_top_k),
-                'keep_top_k': int(nms.keep_top_k), 'nms_threshold': float(nms.nms_threshold),
-                'normalized': bool(nms.normalized), 'nms_eta': float(nms.nms_eta),
-                'vote_iou': float(getattr(nms, 'vote_iou', 0.0))},
+        'nms': nms_settings(nms),
     }

@@ -4,7 +4,7 @@ import numpy as np
 import paddle
 from ppdet.modeling.layers import MultiClassNMS
 
-from ppdet_wsd_runtime.nms import multiclass_nms
+from ppdet_wsd_runtime.nms import check_vote_iou, multiclass_nms
 
 from ..registry import register_module
 
@@ -29,18 +29,7 @@ class VotingNMS(MultiClassNMS):
                          keep_top_k=keep_top_k, nms_threshold=nms_threshold,
                          normalized=normalized, nms_eta=nms_eta, return_index=return_index,
                          return_rois_num=return_rois_num, trt=trt)
-        if not 0.0 <= float(vote_iou) <= 1.0:
-            raise ValueError(f'VotingNMS.vote_iou must be 0 (no voting) or in (0, 1], got '
-                             f'{vote_iou}')
-        self.vote_iou = float(vote_iou)
-
-    def settings(self):
-        """The settings of :func:`ppdet_wsd_runtime.nms.multiclass_nms`, as plain values."""
-        return {'score_threshold': float(self.score_threshold),
-                'nms_top_k': int(self.nms_top_k), 'keep_top_k': int(self.keep_top_k),
-                'nms_threshold': float(self.nms_threshold),
-                'normalized': bool(self.normalized), 'nms_eta': float(self.nms_eta),
-                'vote_iou': self.vote_iou}
+        self.vote_iou = check_vote_iou(vote_iou)
 
     def __call__(self, bboxes, score, background_label=-1):
         """Detections of a batch.
@@ -60,8 +49,17 @@ class VotingNMS(MultiClassNMS):
             raise ValueError('VotingNMS votes over [B, N, 4] boxes only (RetinaHead)')
         if background_label != -1:
             raise ValueError('VotingNMS has no background class (background_label -1)')
-        settings = self.settings()
+        settings = nms_settings(self)
         rows = [multiclass_nms(b, s, **settings)
                 for b, s in zip(np.asarray(bboxes.numpy()), np.asarray(score.numpy()))]
         return (paddle.to_tensor(np.concatenate(rows).reshape(-1, 6)),
                 paddle.to_tensor(np.asarray([len(r) for r in rows], np.int32)), None)
+
+
+def nms_settings(nms):
+    """The settings of :func:`ppdet_wsd_runtime.nms.multiclass_nms` that reproduce ``nms``
+    (a ``MultiClassNMS``, ``vote_iou`` 0, or a ``VotingNMS``), as plain values."""
+    return {'score_threshold': float(nms.score_threshold), 'nms_top_k': int(nms.nms_top_k),
+            'keep_top_k': int(nms.keep_top_k), 'nms_threshold': float(nms.nms_threshold),
+            'normalized': bool(nms.normalized), 'nms_eta': float(nms.nms_eta),
+            'vote_iou': float(getattr(nms, 'vote_iou', 0.0))}
