@@ -5,7 +5,7 @@ import os
 
 from tqdm import tqdm
 
-from ppdet_wsd_runtime.contrast import tighten_box
+from ppdet_wsd_runtime.contrast import grow_line_box, tighten_box
 from ppdet_wsd_runtime.image_io import read_image_rgb
 
 from .geometry import map_to_image
@@ -28,8 +28,8 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         dict: ``file`` (relative, as in labels.csv), ``path``, ``height``, ``width``,
         ``image_labels`` (class names), ``class_scores`` ({class: image probability}),
         ``boxes`` (see :meth:`EvidenceModel.evidence`; shrunk to the contrasting
-        pixels with ``tighten_boxes``), ``heat`` (float32 ``[H, W]``
-        or None) and ``grid_maps`` (float32 ``[C, rows, cols]``, every class; for a
+        pixels with ``tighten_boxes``, grown along a thin line with ``grow_lines``),
+        ``heat`` (float32 ``[H, W]`` or None) and ``grid_maps`` (float32 ``[C, rows, cols]``, every class; for a
         ``fused`` model the labelled classes compete for the cells, every class for a
         good image; None for a good image unless ``with_heat`` or ``check_good``); ``unlabelled_boxes`` (list or None, see ``check_good``).
     """
@@ -45,11 +45,15 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         unlabelled = None
         if check_good and not class_ids:
             unlabelled = model.evidence(features, None, list(index.values()), False)[1]
-        if boxes and model.settings['tighten_boxes']:
+        tighten, grow = model.settings['tighten_boxes'], model.settings.get('grow_lines')
+        if boxes and (tighten or grow):
             grey = read_image_rgb(path).mean(axis=2)
             blur = model.map_blur_pixels(features.image_hw)
             for box in boxes:
-                box['box'] = tighten_box(grey, box['box'], max_shrink=blur)
+                if tighten:
+                    box['box'] = tighten_box(grey, box['box'], max_shrink=blur)
+                if grow:
+                    box['box'] = grow_line_box(grey, box['box'])
         heat = None
         if with_heat and class_ids:
             heat = map_to_image(maps[class_ids].max(axis=0), *features.image_hw)

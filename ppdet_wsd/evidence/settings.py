@@ -7,8 +7,8 @@ from ..utils.settings import check_keys, setting_defaults
 
 MAPS = ('fused', 'mil', 'normality')
 # the settings that only decide how boxes are cut from a fitted model's maps
-BOX_KEYS = ('extent', 'tighten_boxes', 'always_box_labelled', 'max_boxes_per_class',
-            'num_review')
+BOX_KEYS = ('extent', 'tighten_boxes', 'grow_lines', 'always_box_labelled',
+            'max_boxes_per_class', 'num_review')
 
 
 @register_module
@@ -44,6 +44,10 @@ class PatchEvidence:
         tighten_boxes (bool): shrink each box to the pixels inside it that differ from
             the surface around it (:mod:`ppdet_wsd_runtime.contrast`); boxes of defects
             without such contrast are kept.
+        grow_lines (bool): after tightening, grow each box along a thin line of
+            contrasting pixels that leaves it (a crack whose map lit one stretch;
+            :func:`ppdet_wsd_runtime.contrast.grow_line_box`). Off by default until
+            measured through the pipeline (docs/pseudo_boxes.md).
         group_cells (int): fine regions that one region of the map read from
             descriptors averaged over this many x this many cells joins become one box
             (the fragments of one defect, :mod:`ppdet_wsd.evidence.grouping`); 0 or 1:
@@ -61,7 +65,8 @@ class PatchEvidence:
                  mil_learning_rate=0.02, max_good_images=1000, bank_patches=50000,
                  bank_edge_share=0.5,
                  probe_regularisation=0.1,
-                 level_quantile=0.95, extent=0.5, tighten_boxes=True, group_cells=5,
+                 level_quantile=0.95, extent=0.5, tighten_boxes=True, grow_lines=False,
+                 group_cells=5,
                  always_box_labelled=True,
                  max_boxes_per_class=10, num_review=48, seed=0):
         if heat_map not in MAPS:
@@ -91,6 +96,7 @@ class PatchEvidence:
         self.level_quantile = level_quantile
         self.extent = extent
         self.tighten_boxes = tighten_boxes
+        self.grow_lines = grow_lines
         self.group_cells = group_cells
         self.always_box_labelled = always_box_labelled
         self.max_boxes_per_class = max_boxes_per_class
