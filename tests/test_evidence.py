@@ -338,14 +338,14 @@ def test_tighten_box_shrinks_to_the_contrasting_pixels_within_the_blur():
     assert tighten_box(full, [20, 20, 46, 42]) == [20, 20, 46, 42]
 
 
-def _streaked_surface(seed=0):
+def _noisy_surface(seed=0):
     """A 120x120 grey surface with mild noise (robust spread ~4 grey levels)."""
     return 120.0 + np.random.default_rng(seed).normal(0.0, 4.0, (120, 120))
 
 
 def test_grow_line_box_follows_a_thin_line_out_of_its_box():
     from ppdet_wsd_runtime.contrast import grow_line_box
-    grey = _streaked_surface()
+    grey = _noisy_surface()
     grey[10:110, 60:62] = 60.0                   # a 2-px crack, 100 px long
     # the map lit a stretch of it: the box grows to the whole line within 2 box sides
     assert grow_line_box(grey, [56, 50, 66, 60]) == [56.0, 30.0, 66.0, 80.0]
@@ -354,16 +354,17 @@ def test_grow_line_box_follows_a_thin_line_out_of_its_box():
 
 def test_grow_line_box_keeps_blobs_texture_and_plain_surface():
     from ppdet_wsd_runtime.contrast import grow_line_box
-    blob = _streaked_surface()
+    blob = _noisy_surface()
     blob[48:62, 48:62] = 60.0                    # a spot a little larger than its box
     assert grow_line_box(blob, [50, 50, 60, 60], reach=4.0) == [50.0, 50.0, 60.0, 60.0]
     assert grow_line_box(blob, [50, 50, 60, 60], reach=4.0,
                          min_elongation=1.0) == [48.0, 48.0, 62.0, 62.0]  # the shape refused it
-    texture = _streaked_surface()
+    texture = _noisy_surface()
     texture[:, ::3] = 60.0                       # every third column dark: texture
     assert grow_line_box(texture, [50, 50, 60, 60]) == [50.0, 50.0, 60.0, 60.0]
-    assert grow_line_box(texture, [50, 50, 60, 60], max_share=0.5) == [50.0, 30.0, 60.0, 80.0]  # the share refused it
-    plain = _streaked_surface()
+    assert grow_line_box(texture, [50, 50, 60, 60],
+                         max_share=0.5) == [50.0, 30.0, 60.0, 80.0]  # the share refused it
+    plain = _noisy_surface()
     assert grow_line_box(plain, [50, 50, 60, 60]) == [50.0, 50.0, 60.0, 60.0]
 
 

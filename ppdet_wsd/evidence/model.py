@@ -25,6 +25,7 @@ from ppdet_wsd_runtime.evidence import standardise_patches
 from ppdet_wsd_runtime.evidence_input import InputGeometry
 
 from ..pseudo.regions import group_fragments, region_boxes
+from ..utils.settings import setting_defaults
 from .calibration import ClassLevels
 from .features import PATCH_CONTEXT
 from .geometry import PATCH_STRIDE, map_to_image
@@ -32,6 +33,7 @@ from .grouping import coarse_descriptors, group_key
 from .image_probe import ImageProbe
 from .normality import NormalityBank
 from .patch_mil import PatchMIL
+from .settings import PatchEvidence
 
 ARRAYS = 'evidence_model.npz'
 META = 'evidence_model.json'
@@ -222,7 +224,8 @@ class EvidenceModel:
 
     @classmethod
     def load(cls, folder):
-        """Read a model written by :meth:`save`.
+        """Read a model written by :meth:`save`; a setting added to ``PatchEvidence`` after
+        the model was saved takes its default.
 
         Raises:
             FileNotFoundError: ``folder`` holds no complete model (names the file).
@@ -241,7 +244,8 @@ class EvidenceModel:
                                  if k.startswith('probe_')})
         bank, group_bank = (_load_bank(arrays, prefix) for prefix in ('', 'group_'))
         levels = {c: ClassLevels(**v) for c, v in meta['levels'].items()}
-        return cls(meta['classes'], meta['heat_map'], meta['settings'], meta['geometry'],
+        settings = {**setting_defaults(PatchEvidence), **meta['settings']}
+        return cls(meta['classes'], meta['heat_map'], settings, meta['geometry'],
                    arrays['mean'], arrays['std'], probe, mil, bank, levels, group_bank)
 
 

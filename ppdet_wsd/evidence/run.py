@@ -29,9 +29,11 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         ``image_labels`` (class names), ``class_scores`` ({class: image probability}),
         ``boxes`` (see :meth:`EvidenceModel.evidence`; shrunk to the contrasting
         pixels with ``tighten_boxes``, grown along a thin line with ``grow_lines``),
-        ``heat`` (float32 ``[H, W]`` or None) and ``grid_maps`` (float32 ``[C, rows, cols]``, every class; for a
-        ``fused`` model the labelled classes compete for the cells, every class for a
-        good image; None for a good image unless ``with_heat`` or ``check_good``); ``unlabelled_boxes`` (list or None, see ``check_good``).
+        ``heat`` (float32 ``[H, W]`` or None) and ``grid_maps`` (float32
+        ``[C, rows, cols]``, every class; for a ``fused`` model the labelled classes
+        compete for the cells, every class for a good image; None for a good image
+        unless ``with_heat`` or ``check_good``); ``unlabelled_boxes`` (list or None, see
+        ``check_good``).
     """
     index = {c: k for k, c in enumerate(model.classes)}
     for image in tqdm(images, desc=desc, unit='img', mininterval=5):
@@ -45,7 +47,7 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         unlabelled = None
         if check_good and not class_ids:
             unlabelled = model.evidence(features, None, list(index.values()), False)[1]
-        tighten, grow = model.settings['tighten_boxes'], model.settings.get('grow_lines')
+        tighten, grow = model.settings['tighten_boxes'], model.settings['grow_lines']
         if boxes and (tighten or grow):
             grey = read_image_rgb(path).mean(axis=2)
             blur = model.map_blur_pixels(features.image_hw)
