@@ -46,8 +46,7 @@ class PatchEvidence:
             without such contrast are kept.
         grow_lines (bool): after tightening, grow each box along a thin line of
             contrasting pixels that leaves it (a crack whose map lit one stretch;
-            :func:`ppdet_wsd_runtime.contrast.grow_line_box`). Off by default until
-            measured through the pipeline (docs/pseudo_boxes.md).
+            :func:`ppdet_wsd_runtime.contrast.grow_line_box`; docs/pseudo_boxes.md).
         group_cells (int): fine regions that one region of the map read from
             descriptors averaged over this many x this many cells joins become one box
             (the fragments of one defect, :mod:`ppdet_wsd.evidence.grouping`); 0 or 1:
@@ -65,7 +64,7 @@ class PatchEvidence:
                  mil_learning_rate=0.02, max_good_images=1000, bank_patches=50000,
                  bank_edge_share=0.5,
                  probe_regularisation=0.1,
-                 level_quantile=0.95, extent=0.5, tighten_boxes=True, grow_lines=False,
+                 level_quantile=0.95, extent=0.5, tighten_boxes=True, grow_lines=True,
                  group_cells=5,
                  always_box_labelled=True,
                  max_boxes_per_class=10, num_review=48, seed=0):
