@@ -24,10 +24,11 @@ from .report import provenance, write_section
 
 VARIANTS = {
     'fused': 'default: normality map, level from good val images, class by the patch '
-             'classifier, boxes tightened to contrast',
+             'classifier, boxes tightened to contrast and grown along thin lines',
     'fused_edge_blind': 'the same without the edge rules (the map before 2026-11-29): a '
                         'uniform bank sample, no scale by distance from the image edge',
     'fused_untightened': 'the same, boxes not tightened',
+    'fused_straight': 'the same, boxes not grown along thin lines (before 2026-12-01)',
     'fused_ungrouped': 'the same, fragments not grouped by the coarse map (before '
                        '2026-11-30)',
     'fused_peak_relative': 'the same without the good-image level: every labelled image '
@@ -57,6 +58,8 @@ def _variant(model, name, val_items, edge_blind_bank=None):
         variant.levels = calibrate(variant, val_items)
     elif name == 'fused_untightened':
         variant.settings['tighten_boxes'] = False
+    elif name == 'fused_straight':
+        variant.settings['grow_lines'] = False
     elif name == 'fused_ungrouped':
         variant.settings['group_cells'] = 0
     elif name == 'fused_peak_relative':
