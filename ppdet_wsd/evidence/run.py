@@ -40,13 +40,12 @@ def evidence_results(model, store, images, image_root, with_heat=False, check_go
         path = os.path.join(image_root, image.file)
         features = store.get(path)
         class_ids = [index[c] for c in image.labels if c in index]
-        maps, boxes = None, []
-        if class_ids or with_heat or check_good:  # a good image's maps serve nothing else
+        maps, boxes, unlabelled = None, [], None
+        if check_good and not class_ids:  # its maps and unlabelled boxes from one search
+            maps, unlabelled = model.evidence(features, None, list(index.values()), False)
+        elif class_ids or with_heat:  # a good image's maps serve nothing else
             maps, boxes = model.evidence(features, class_ids or None, class_ids,
                                          model.settings['always_box_labelled'])
-        unlabelled = None
-        if check_good and not class_ids:
-            unlabelled = model.evidence(features, None, list(index.values()), False)[1]
         tighten, grow = model.settings['tighten_boxes'], model.settings['grow_lines']
         if boxes and (tighten or grow):
             grey = read_image_rgb(path).mean(axis=2)
