@@ -153,7 +153,7 @@ def test_the_runner_judges_by_the_exported_fusion(fusion_export, images, eager, 
                                            ('heat_export', ['--draw', '--heatmaps'])])
 def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(export, flags, images,
                                                                    tmp_path, request):
-    """Also with the heat maps: numpy's nearest-patch search, no faiss."""
+    """Also with the heat maps: numpy and OpenCV only, neither scipy nor scikit-learn."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([REPO_ROOT,
                                                        os.environ.get('PYTHONPATH', '')]))
     result = subprocess.run([sys.executable, '-X', 'importtime', '-m', 'ppdet_wsd_runtime',
@@ -164,7 +164,7 @@ def test_the_runner_command_with_a_fusion_verdict_imports_no_ppdet(export, flags
     imported = imported_modules(result.stderr)
     assert 'ppdet_wsd_runtime.evidence' in imported
     assert_runtime_only(imported)
-    assert not {m for m in imported if m.split('.')[0] in ('scipy', 'sklearn', 'faiss')}
+    assert not {m for m in imported if m.split('.')[0] in ('scipy', 'sklearn')}
     assert f'(verdict: fusion at {VERDICT_THRESHOLD:.3f})' in result.stdout
     document = json.loads((tmp_path / 'results.json').read_text())
     assert len(document['images']) == 4 and document['verdict']['source'] == 'fusion'
@@ -287,13 +287,12 @@ def test_the_evidence_geometry_of_the_export_is_the_models(fusion_export, tiny_e
 
 
 # ---------------------------------------------------------------- stage-1 heat maps
-# the runtime's maps against EvidenceModel.maps (faiss on the float32 bank): on the same
-# descriptors only the float16 bank differs (relative to the map's largest value) ...
+# the runtime's maps against EvidenceModel.maps (the same search, on the float32 bank): on
+# the same descriptors only the float16 bank differs (relative to the map's largest value) ...
 MAP_TOLERANCE_SAME_INPUT = 1e-3
 # ... and through the exported backbone, whose float16 descriptors may round the other way
 MAP_TOLERANCE = 2e-3
 MARK_FLOOR = 2e-3  # share of the largest map value below which a cell names no class
-FLOAT_NOISE = 1e-3  # the float32 bank against faiss (see _assert_same_maps)
 
 
 @pytest.fixture(scope='module')
@@ -327,8 +326,7 @@ def _assert_same_maps(mine, eager, tolerance):
     """Equal maps of a set of images (lists of ``[C, rows, cols]``): the same class picked
     in every cell the map marks (above ``MARK_FLOOR`` of the set's largest value), values
     within ``tolerance`` of that value. A good training image's own patches lie in the bank:
-    their distance is 0 up to float noise (faiss's |a|^2 - 2ab + |b|^2 leaves ~1e-2 on
-    some builds, the runtime recomputes it exactly), so such cells name no class.
+    their distance is 0, so such cells name no class.
     Returns the largest difference relative to that value."""
     scale = max(float(e.max()) for e in eager)
     worst = 0.0
@@ -363,9 +361,9 @@ def test_the_level_scale_puts_the_background_at_0_and_the_level_at_half():
 
 
 def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, eager_features):
-    """The exported maps (float16 bank, blocked search, no faiss) are
-    ``EvidenceModel.maps`` (faiss on the float32 bank): on the same descriptors, and
-    through the exported backbone; with the float32 bank they agree to float noise."""
+    """The exported maps (float16 bank) are ``EvidenceModel.maps`` (float32 bank): on
+    the same descriptors, and through the exported backbone; with the float32 bank they
+    are the same maps (one search, :func:`ppdet_wsd_runtime.evidence_maps.nearest_distances`)."""
     from ppdet_wsd_runtime.evidence_maps import EvidenceMaps
     assert tiny_evidence.heat_map == 'fused'
     exported = ExportedDetector(heat_export)
@@ -377,14 +375,14 @@ def test_heat_maps_equal_the_evidence_model(heat_export, tiny_evidence, images, 
     full = EvidenceMaps('fused', maps.levels, CLASSES, maps.scorer, tiny_evidence.bank.bank,
                         scale)
     eager = [tiny_evidence.maps(f) for f in eager_features]
-    float32 = _assert_same_maps([full.grid_maps(f.patches) for f in eager_features], eager,
-                                FLOAT_NOISE)
+    for f, e in zip(eager_features, eager, strict=True):
+        np.testing.assert_array_equal(full.grid_maps(f.patches), e)
     float16 = _assert_same_maps([maps.grid_maps(f.patches) for f in eager_features], eager,
                                 MAP_TOLERANCE_SAME_INPUT)
     judged = exported.judge(images[0], maps=True)
     through = _assert_same_maps([j['maps'] for j in judged], eager, MAP_TOLERANCE)
     print(f'\nfused map vs EvidenceModel.maps, max |difference| / largest value: same '
-          f'descriptors {float16:.1e} (float32 bank {float32:.1e}), through the exported '
+          f'descriptors {float16:.1e}, through the exported '
           f'backbone {through:.1e}')
     assert all(j['maps'].max() > 0 for j in judged)
     # the map drawn: the verdict's top class, level-scaled, at image size

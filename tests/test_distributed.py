@@ -95,7 +95,7 @@ def test_the_pipeline_runs_two_processes_per_stage(tiny_dataset, tmp_path):
     record = json.load(open(out / 'detector' / 'stage.json'))
     assert 'paddle.distributed.launch' in record['command']
     assert (out / 'detector' / 'launch_logs' / 'workerlog.1').is_file()
-    for stage in ('classifier', 'pseudo_boxes'):  # numpy / faiss work: one process
+    for stage in ('classifier', 'pseudo_boxes'):  # numpy work: one process
         record = json.load(open(out / stage / 'stage.json'))
         assert 'paddle.distributed.launch' not in record['command'], stage
     report = json.load(open(out / 'report.json'))

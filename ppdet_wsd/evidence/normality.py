@@ -3,7 +3,9 @@
 In the spirit of PatchCore / PaDiM: the patch descriptors of the good training images
 form a memory bank (a seeded sample of at most ``max_patches`` of them, so memory and
 search time stay bounded on large lines); a patch's normality distance is the L2 distance
-to its nearest bank patch (faiss, exact search). Defects the classifier has never been
+to its nearest bank patch (exact search, the deploy runtime's
+:func:`~ppdet_wsd_runtime.evidence_maps.nearest_distances`, so an export's heat maps are
+computed as the pipeline's are). Defects the classifier has never been
 told about still stand out, and rare-but-normal structures that occur on good images
 (edges, corners, texture changes) do not.
 
@@ -17,10 +19,10 @@ patch on the outermost ring of cells before them):
 * distances are divided by the mean distance of held-out good images' cells at the same
   distance from the edge (``ring_scale``, :func:`ppdet_wsd_runtime.evidence_maps.position_scaled`).
 """
-import faiss
 import numpy as np
 
-from ppdet_wsd_runtime.evidence_maps import EDGE_RINGS, edge_rings, position_scaled
+from ppdet_wsd_runtime.evidence_maps import (EDGE_RINGS, edge_rings, nearest_distances,
+                                             position_scaled, squared_norms)
 
 EDGE_BANK_DEPTH = 2  # cells this close to the image edge form the bank's edge pool
 
@@ -64,7 +66,7 @@ class NormalityBank:
         self.edge_share = edge_share
         self.bank = None
         self.ring_scale = np.ones(EDGE_RINGS + 1, np.float32)
-        self._index = None
+        self._bank_squared = None
 
     def fit(self, good_grids):
         """Build the bank from ``good_grids``: list of float ``[rows, cols, D]``
@@ -84,7 +86,7 @@ class NormalityBank:
                  _sample_cells(good_grids, [~m for m in near], inside_quota, rng)]
         self.bank = np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
         self.ring_scale = np.ones(EDGE_RINGS + 1, np.float32)
-        self._index = None
+        self._bank_squared = None
         return self
 
     def fit_positions(self, good_distances):
@@ -101,20 +103,14 @@ class NormalityBank:
         self.ring_scale = mean.astype(np.float32)
         return self
 
-    @property
-    def index(self):
-        if self._index is None:
-            self._index = faiss.IndexFlatL2(self.bank.shape[1])
-            self._index.add(self.bank)
-        return self._index
-
     def raw_distances(self, patches):
         """Distance map before the position scale: float ``[rows, cols, D]`` -> float32
         ``[rows, cols]`` (>= 0)."""
         rows, cols, dim = patches.shape
-        query = np.ascontiguousarray(np.asarray(patches, np.float32).reshape(-1, dim))
-        squared, _ = self.index.search(query, 1)
-        return np.sqrt(np.maximum(squared[:, 0], 0.0)).reshape(rows, cols)
+        if self._bank_squared is None:  # once per bank (a loaded bank is set, not fitted)
+            self._bank_squared = squared_norms(self.bank)
+        query = np.asarray(patches, np.float32).reshape(-1, dim)
+        return nearest_distances(query, self.bank, self._bank_squared).reshape(rows, cols)
 
     def distances(self, patches):
         """The normality map: :meth:`raw_distances` in units of ``ring_scale``
