@@ -4,13 +4,15 @@ Importing paddle and ppdet prints lines that say nothing about the user's run: p
 "Unable to use numba / MOT metric / MCMOT metric" (tracking extras this plugin never
 uses), paddle's "OMP_NUM_THREADS set to 2, not 1 ... PLEASE USE OMP_NUM_THREADS WISELY"
 (the tools use every core on purpose), its "No ccache found" ``UserWarning`` and two
-more about calls this plugin makes on purpose, and its C++ info / warning log lines.
+more about calls this plugin makes on purpose, its C++ info / warning log lines, and
+faiss's INFO lines about which of its builds it loads.
 :func:`host_noise_filtered` drops exactly those lines while the host is imported; every
 other line passes unchanged. ppdet's tracking modules also switch off *every* Python
 warning for the whole process (``warnings.filterwarnings("ignore")``); that blanket
 filter is taken back, so real warnings still reach the user.
 """
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -31,6 +33,9 @@ HOST_WARNINGS = (
 # mode", "resetting the shape of the uninitialized Tensor ... is deprecated") stay off
 # the console unless the user asks for them; errors still show
 GLOG_LEVEL = ('GLOG_minloglevel', '2')
+# faiss (imported by paddleclas's backbones) logs at INFO which of its builds it loads
+# (6 lines per process)
+QUIET_LOGGERS = ('faiss.loader',)
 
 
 def is_host_noise(line):
@@ -90,6 +95,8 @@ def host_noise_filtered():
     installed within the block is removed at its end."""
     before = list(warnings.filters)
     os.environ.setdefault(*GLOG_LEVEL)  # read once, when paddle's library loads
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     ignore_host_warnings()
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = LineFilter(saved[0]), LineFilter(saved[1])
