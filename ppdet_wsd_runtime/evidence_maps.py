@@ -12,8 +12,8 @@ patch descriptors the classifier already computed (:mod:`.evidence`).
 The nearest-patch search is exact, by blocked matrix products (``|a|^2 - 2ab + |b|^2``;
 at most :data:`BLOCK_ELEMENTS` products held at once), and the distance to the patch found
 is then computed directly; the plugin's normality bank
-(``ppdet_wsd.evidence.normality.NormalityBank``) searches with the same function. Its cost grows with patches x bank size x
-descriptor length: on magnetic tile (about 1900 patches per image, 50 000 bank patches of
+(``ppdet_wsd.evidence.normality.NormalityBank``) searches with the same function. Its
+cost grows with patches x bank size x descriptor length: on magnetic tile (about 1900 patches per image, 50 000 bank patches of
 152 values) about 0.4 s per image on one busy core (docs/deploy.md).
 
 A map is drawn as the pipeline's report draws it: scaled so that the class's background

@@ -38,6 +38,11 @@ VARIANTS = {
            'without the class)',
 }
 
+# the variants that switch one box step off: PatchEvidence setting and its "off" value
+STEP_OFF = {'fused_untightened': ('tighten_boxes', False),
+            'fused_straight': ('grow_lines', False),
+            'fused_ungrouped': ('group_cells', 0)}
+
 
 def _edge_blind_bank(model, store, images, image_root):
     """The model's normality bank refitted as before the edge rules: a uniform sample of
@@ -56,12 +61,9 @@ def _variant(model, name, val_items, edge_blind_bank=None):
     if name == 'fused_edge_blind':
         variant.bank = edge_blind_bank()
         variant.levels = calibrate(variant, val_items)
-    elif name == 'fused_untightened':
-        variant.settings['tighten_boxes'] = False
-    elif name == 'fused_straight':
-        variant.settings['grow_lines'] = False
-    elif name == 'fused_ungrouped':
-        variant.settings['group_cells'] = 0
+    elif name in STEP_OFF:
+        key, value = STEP_OFF[name]
+        variant.settings[key] = value
     elif name == 'fused_peak_relative':
         levels = copy.copy(model.levels[ANY_CLASS])
         levels.level = None
