@@ -105,6 +105,12 @@ def check_verdicts(result):
         assert report['image_auroc'] == pytest.approx(roc_auc_score(defective, scores))
     assert isinstance(report['fit_map50'], float), 'the fit check needs no true box'
     assert report['fit_map50'] == test['fit_to_targets']['det_map50']
+    fit_per_class = test['fit_to_targets']['per_class_ap50']
+    assert set(fit_per_class) == set(test['per_class'])
+    assert report['fit_map50'] == pytest.approx(
+        np.mean([v for v in fit_per_class.values() if v is not None])), \
+        'the fit mAP is the mean of the per-class fits over the classes with training boxes'
+    assert 'detector fit AP50 (train' in result['html']
     assert os.path.isfile(os.path.join(result['out'], 'classifier', 'evidence',
                                        'evidence_model.json'))
     assert os.path.isfile(os.path.join(report['exported_model'], 'infer_cfg.yml'))

@@ -42,11 +42,14 @@ def pipeline_section(report, name):
              '', '| ' + ' | '.join(KEYS) + ' |', '|' + '---|' * len(KEYS),
              '| ' + ' | '.join(_fmt(report[k]) for k in KEYS) + ' |', '']
     per_class = report['detector']['per_class_ap50'] or {}
+    fit = report['detector']['fit_to_targets'].get('per_class_ap50') or {}
     loc = (report['localization'] or {}).get('per_class_ap50') or {}
-    lines += ['| class | pseudo-box AP50 | detector AP50 | detector AUROC |', '|---|---|---|---|']
+    lines += ['| class | pseudo-box AP50 | detector AP50 | detector AUROC | detector fit AP50 '
+              '(train, its own boxes) |', '|---|---|---|---|---|']
     for c in data['classes']:
         auroc = (report['detector']['per_class'].get(c) or {}).get('auroc')
-        lines.append(f'| {c} | {_fmt(loc.get(c))} | {_fmt(per_class.get(c))} | {_fmt(auroc)} |')
+        lines.append(f'| {c} | {_fmt(loc.get(c))} | {_fmt(per_class.get(c))} | {_fmt(auroc)} | '
+                     f'{_fmt(fit.get(c))} |')
     lines += ['', f'Report: `{os.path.join(report["config"]["output_dir"], "report.html")}` '
               f'({name}).']
     return lines

@@ -228,7 +228,8 @@ def run_evaluation(task):
     split = dataset_split('test')
     test['verdict'] = _verdict(task, val, test, classes, split.image_root)
     fit = fit_to_targets(cfg)
-    test['fit_to_targets'] = {k: fit.get(k) for k in FIT_KEYS}
+    test['fit_to_targets'] = dict({k: fit.get(k) for k in FIT_KEYS},
+                                  per_class_ap50=(fit.get('boxes') or {}).get('per_class_ap50'))
     grid = _grid_files(split, task['spec']['evaluation']['grid_images'])
     detect_images(model, cfg, grid, os.path.join(task['stage_dir'], 'grid'), classes, threshold,
                   save_pictures=False)

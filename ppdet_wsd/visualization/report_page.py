@@ -248,6 +248,7 @@ def _class_tables(r, profile):
     cls = r['classifier'] or {}
     loc = r['localization'] or {}
     det = r['detector'] or {}
+    fit = (det.get('fit_to_targets') or {}).get('per_class_ap50') or {}
     rows = []
     for c in classes:
         per_loc = (loc.get('per_class') or {}).get(c, {})
@@ -256,10 +257,11 @@ def _class_tables(r, profile):
                      _num(((det.get('per_class') or {}).get(c) or {}).get('auroc')),
                      _num(per_loc.get('maxboxacc_v2'), percent=True), _num(per_loc.get('pxap')),
                      _num((loc.get('per_class_ap50') or {}).get(c)),
-                     _num((det.get('per_class_ap50') or {}).get(c))])
-    return ['<h2>Per class (test split)</h2>', _table(
+                     _num((det.get('per_class_ap50') or {}).get(c)), _num(fit.get(c))])
+    return ['<h2>Per class (test split; the last column: train split)</h2>', _table(
         ['class', 'images (all splits)', 'classifier AUROC', 'detector AUROC',
-         'heat map MaxBoxAccV2', 'heat map PxAP', 'pseudo-box AP50', 'detector AP50'], rows)]
+         'heat map MaxBoxAccV2', 'heat map PxAP', 'pseudo-box AP50', 'detector AP50',
+         'detector fit AP50 (train, against its own training boxes)'], rows)]
 
 
 def _settings(r, profile):
