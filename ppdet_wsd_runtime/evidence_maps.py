@@ -26,7 +26,7 @@ The section, as :func:`ppdet_wsd.deploy.verdict_export.write_verdict` writes it:
       kind: fused                       # fused | normality | mil
       levels: {'*': {level: 24.35, background: 8.65, ...}}  # per class for mil
       bank: evidence_bank.npy           # fused / normality: float16 [M, D], standardised
-      ring_scale: [10.4, 9.6, 9.7, 9.6, 8.9]  # fused / normality: see position_scaled
+      ring_scale: [[13.1, 12.0, ...], ...]  # fused / normality: 5x5, see position_scaled
 """
 import os
 
@@ -42,33 +42,59 @@ QUERY_BLOCK = 1024        # query rows per block
 EDGE_RINGS = 4            # cells 0..3 from the image edge get their own distance scale
 
 
+def edge_cells(shape, depth=EDGE_RINGS):
+    """Each cell's distance, in cells, to the nearest top or bottom edge (its row ring) and
+    to the nearest left or right edge (its column ring) of a ``[rows, cols]`` grid, each
+    capped at ``depth``: two int ``[rows, cols]`` arrays in ``[0, depth]``."""
+    rows, cols = shape
+    r, c = np.arange(rows), np.arange(cols)
+    row = np.minimum(np.minimum(r, rows - 1 - r), depth)
+    col = np.minimum(np.minimum(c, cols - 1 - c), depth)
+    return (np.broadcast_to(row[:, None], (rows, cols)),
+            np.broadcast_to(col[None, :], (rows, cols)))
+
+
 def edge_rings(shape, depth=EDGE_RINGS):
     """Each cell's distance, in cells, to the nearest edge of a ``[rows, cols]`` grid,
     capped at ``depth``: int ``[rows, cols]`` in ``[0, depth]`` (0 on the outermost ring)."""
-    rows, cols = shape
-    r, c = np.arange(rows), np.arange(cols)
-    return np.minimum(np.minimum(np.minimum(r, rows - 1 - r)[:, None],
-                                 np.minimum(c, cols - 1 - c)[None, :]), depth)
+    row, col = edge_cells(shape, depth)
+    return np.minimum(row, col)
+
+
+def position_table(ring_scale):
+    """The position scale as a table over (row ring, column ring) (:func:`edge_cells`):
+    float32 ``[EDGE_RINGS + 1, EDGE_RINGS + 1]``. A scale of one number per ring
+    (``[EDGE_RINGS + 1]``, models and exports written before 2026-12-02) is read as the
+    scale of the cell's nearer edge, ``min(row ring, column ring)``, which it was."""
+    scale = np.asarray(ring_scale, np.float32)
+    if scale.ndim == 1:
+        index = np.arange(len(scale))
+        scale = scale[np.minimum.outer(index, index)]
+    return scale
 
 
 def position_scaled(distance, ring_scale):
     """The normality map in units of the typical good-surface distance at each cell's
     position: a part's edge is rarer (and so farther from the bank) than its inside, even
-    on a good part, and would otherwise outshine a defect.
+    on a good part, and a corner (two edges) rarer still; either would otherwise outshine
+    a defect.
 
     Args:
         distance (np.ndarray): float ``[rows, cols]`` nearest-good-patch distances.
-        ring_scale (np.ndarray | None): float ``[EDGE_RINGS + 1]`` (> 0): the mean distance
-            of good validation images' cells on each :func:`edge_rings` ring; None keeps
-            ``distance`` (an export written before the scale existed).
+        ring_scale (np.ndarray | None): float ``[EDGE_RINGS + 1, EDGE_RINGS + 1]`` (> 0):
+            the mean distance of good validation images' cells at each (row ring, column
+            ring) (:func:`edge_cells`), or the older ``[EDGE_RINGS + 1]`` per-ring form
+            (:func:`position_table`); None keeps ``distance`` (an export written before
+            the scale existed).
     Returns:
         np.ndarray: float32 ``[rows, cols]`` (>= 0; about 1 on good surface).
     """
     distance = np.asarray(distance, np.float32)
     if ring_scale is None:
         return distance
-    scale = np.asarray(ring_scale, np.float32)
-    return (distance / scale[edge_rings(distance.shape, len(scale) - 1)]).astype(np.float32)
+    scale = position_table(ring_scale)
+    row, col = edge_cells(distance.shape, len(scale) - 1)
+    return (distance / scale[row, col]).astype(np.float32)
 
 
 def nearest_distances(queries, bank, bank_squared=None, block_elements=BLOCK_ELEMENTS):
@@ -145,7 +171,7 @@ class EvidenceMaps:
         scorer (EvidenceScorer): standardises descriptors and gives the patch logits.
         bank (np.ndarray | None): ``[M, D]`` standardised good patches (any float dtype;
             held as float32); needed by ``fused`` and ``normality``.
-        ring_scale (Sequence[float] | None): the bank's position scale
+        ring_scale (array-like | None): the bank's position scale, ``[5, 5]`` or ``[5]``
             (:func:`position_scaled`).
     """
 
@@ -162,10 +188,11 @@ class EvidenceMaps:
         self.bank = None if bank is None else np.ascontiguousarray(bank, np.float32)
         self.bank_squared = None if bank is None else squared_norms(self.bank)
         self.ring_scale = None if ring_scale is None else np.asarray(ring_scale, np.float32)
-        if self.ring_scale is not None and (self.ring_scale.shape != (EDGE_RINGS + 1,) or
-                                            not np.all(self.ring_scale > 0)):
-            raise ValueError(f'ring_scale must be {EDGE_RINGS + 1} positive numbers, got '
-                             f'{list(ring_scale)}')
+        side = EDGE_RINGS + 1
+        if self.ring_scale is not None and (self.ring_scale.shape not in ((side, side), (side,))
+                                            or not np.all(self.ring_scale > 0)):
+            raise ValueError(f'ring_scale must be {side}x{side} (or {side}) positive numbers, '
+                             f'got {np.asarray(ring_scale).tolist()}')
 
     def levels_of(self, class_name):
         """``(level, background)`` of a class's map (the shared ``*`` entry of a

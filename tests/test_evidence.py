@@ -12,7 +12,7 @@ from ppdet_wsd.evidence.geometry import choose_short_side
 from ppdet_wsd.evidence.image_probe import ImageProbe
 from ppdet_wsd.evidence.model import EvidenceModel
 from ppdet_wsd.evidence.normality import NormalityBank
-from ppdet_wsd_runtime.evidence_maps import EDGE_RINGS, edge_rings, position_scaled
+from ppdet_wsd_runtime.evidence_maps import EDGE_RINGS, edge_cells, edge_rings, position_scaled
 from ppdet_wsd.evidence.patch_mil import PatchMIL, top_k_count
 from ppdet_wsd_runtime.evidence_input import InputGeometry, patch_descriptors
 from ppdet_wsd.evidence.settings import PatchEvidence
@@ -141,15 +141,30 @@ def test_normality_bank_draws_its_edge_share_from_cells_near_the_edge():
     assert (inside_only >= 2).sum() == 48 and len(inside_only) == 60  # the pool ran out
 
 
-def test_normality_scaled_by_the_good_distance_at_each_distance_from_the_edge():
+def test_edge_cells_count_rows_and_columns_to_the_nearest_edge_apart():
+    row, col = edge_cells((5, 6))
+    assert row.tolist() == [[0] * 6, [1] * 6, [2] * 6, [1] * 6, [0] * 6]
+    assert col.tolist() == [[0, 1, 2, 2, 1, 0]] * 5
+    row, col = edge_cells((12, 3))
+    assert row.max() == EDGE_RINGS and col.tolist() == [[0, 1, 0]] * 12
+
+
+def test_normality_scaled_by_the_good_distance_at_each_position_from_the_edges():
     bank = NormalityBank(max_patches=10).fit([np.zeros((3, 3, 1), np.float32)])
-    held_out = np.full((9, 9, 1), 2.0, np.float32)
-    held_out[edge_rings((9, 9)) == 0] = 6.0            # good edges lie farther out
+    held_out = np.full((9, 11, 1), 2.0, np.float32)
+    held_out[edge_rings((9, 11)) == 0] = 6.0            # good edges lie farther out
+    held_out[[0, 0, -1, -1], [0, -1, 0, -1]] = 9.0      # and corners farther still
     bank.fit_positions([bank.raw_distances(held_out)])
-    assert np.allclose(bank.ring_scale, [6, 2, 2, 2, 2])
+    expected = np.full((EDGE_RINGS + 1,) * 2, 2.0)
+    expected[0, :] = expected[:, 0] = 6.0
+    expected[0, 0] = 9.0
+    np.testing.assert_allclose(bank.ring_scale, expected)
     assert np.allclose(bank.distances(held_out), 1.0)
-    assert np.allclose(bank.raw_distances(held_out)[0, 0], 6.0)
-    assert np.allclose(position_scaled(np.full((2, 2), 3.0), bank.ring_scale), 0.5)
+    assert np.allclose(bank.raw_distances(held_out)[0, 0], 9.0)
+    assert np.allclose(position_scaled(np.full((2, 2), 18.0), bank.ring_scale), 2.0)
+    one_ring = NormalityBank(max_patches=10).fit([np.zeros((3, 3, 1), np.float32)])
+    one_ring.fit_positions([np.full((3, 3), 4.0, np.float32)])  # reaches rings 0-1 only
+    assert np.allclose(one_ring.ring_scale, 4.0)                # the others take their mean
 
 
 def test_image_probe_separates_and_keeps_a_constant_class_at_its_prior():
@@ -372,14 +387,21 @@ def test_the_runtime_maps_scale_by_the_edge_and_refuse_a_broken_scale():
     from ppdet_wsd_runtime.evidence_maps import EvidenceMaps
     levels = {'*': {'level': 2.0, 'background': 1.0}}
     bank = np.zeros((3, 2), np.float32)
-    for bad in ([1.0, 2.0], [1, 1, 1, 1, 0]):
+    def maps_with(scale):
+        return EvidenceMaps('fused', levels, ['a'], None, bank, scale)
+
+    for bad in ([1.0, 2.0], [1, 1, 1, 1, 0], np.ones((5, 4)), -np.ones((5, 5))):
         with pytest.raises(ValueError, match='ring_scale'):
-            EvidenceMaps('fused', levels, ['a'], None, bank, bad)
-    maps = EvidenceMaps('fused', levels, ['a'], None, bank, [2, 1, 1, 1, 1])
-    distance = maps.distances(np.full((3, 3, 2), 3.0, np.float32))   # raw: 3 * sqrt(2)
-    expected = np.full((3, 3), 3 * np.sqrt(2), np.float32)
-    expected[edge_rings((3, 3)) == 0] /= 2
-    np.testing.assert_allclose(distance, expected, rtol=1e-5)
+            maps_with(bad)
+    raw = np.full((3, 3), 3 * np.sqrt(2), np.float32)  # distance of every 3.0 descriptor
+    table = np.ones((EDGE_RINGS + 1,) * 2, np.float32)
+    table[0, 0], table[0, 1] = 3.0, 2.0                # corners; top / bottom edge middles
+    distance = maps_with(table).distances(np.full((3, 3, 2), 3.0, np.float32))
+    np.testing.assert_allclose(distance, raw / [[3, 2, 3], [1, 1, 1], [3, 2, 3]], rtol=1e-5)
+    # an export written with one number per ring: the scale of the nearer edge
+    distance = maps_with([2, 1, 1, 1, 1]).distances(np.full((3, 3, 2), 3.0, np.float32))
+    np.testing.assert_allclose(distance, raw / np.where(edge_rings((3, 3)) == 0, 2, 1),
+                               rtol=1e-5)
     unscaled = EvidenceMaps('fused', levels, ['a'], None, bank).distances(
         np.full((3, 3, 2), 3.0, np.float32))
     np.testing.assert_allclose(unscaled, 3 * np.sqrt(2), rtol=1e-5)

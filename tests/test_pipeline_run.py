@@ -33,7 +33,7 @@ REPORT_KEYS = ('image_auroc', 'image_ap', 'cam_maxboxacc_v2', 'cam_pxap', 'pseud
 TRUTH_KEYS = ('cam_maxboxacc_v2', 'cam_pxap', 'pseudo_map50', 'det_map50', 'det_map50_95')
 # stages 1-2 of the tiny pipeline below on the seeded tiny dataset (conftest.tiny_dataset),
 # on CPU, identical on the paddle 3 and paddle 2.6 lines
-STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 800 / 9, 'cam_pxap': 0.5540507677574597,
+STAGE_1_2_GOLDEN = {'cam_maxboxacc_v2': 800 / 9, 'cam_pxap': 0.5536609288525487,
                     'pseudo_map50': 0.6699669966996697, 'good_images_boxed': 1.0}
 GOLDEN_TOLERANCE = {'cam_pxap': 1e-6, 'pseudo_map50': 1e-6}
 CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 1 / 3,
@@ -49,9 +49,13 @@ CLASSIFIER_GOLDEN = {'image_auroc': 1.0, 'image_ap': 1.0, 'miss_rate': 1 / 3,
 # scores sat at 0.01-0.03, so its threshold landed among near ties (0.016 on a Xeon, 0.032
 # on an AMD EPYC for the same code) and its over-kill rate flipped between CPUs; the
 # over-kill rate is still not a golden. Earlier measurements: this file's git history.
-DETECTOR_GOLDEN = {'det_map50': 0.506, 'det_map50_95': 0.174, 'fit_map50': 0.808,
-                   'image_auroc': 1.0, 'operating_threshold': 0.135, 'miss_rate': 0.0}
-DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.03,
+# Re-measured the same day when the normality map's position scale became a 5x5 table
+# (stage 1's levels moved; every pseudo-box score rose by about 0.01, the boxes stayed):
+# paddle 3.3 / 2.6 det_map50 0.7178 / 0.7010, det_map50_95 0.261 / 0.307, fit_map50
+# 0.7508 / 0.8548, threshold 0.188 / 0.183; fit_map50's tolerance spans both lines.
+DETECTOR_GOLDEN = {'det_map50': 0.709, 'det_map50_95': 0.284, 'fit_map50': 0.803,
+                   'image_auroc': 1.0, 'operating_threshold': 0.185, 'miss_rate': 0.0}
+DETECTOR_TOLERANCE = {'det_map50': 0.115, 'det_map50_95': 0.05, 'fit_map50': 0.06,
                       'operating_threshold': 0.04}
 
 

@@ -138,7 +138,7 @@ def heat_map_section(model, with_bank):
                           if not k.startswith(GROUP_PREFIX)}}
     if model.heat_map != 'mil':
         section['bank'] = EVIDENCE_BANK
-        section['ring_scale'] = [float(v) for v in model.bank.ring_scale]
+        section['ring_scale'] = np.asarray(model.bank.ring_scale, float).tolist()
     return section
 
 

@@ -91,8 +91,9 @@ def fit_positions(bank, good_val_distances):
                        'from the image edge')
         return
     bank.fit_positions(good_val_distances)
-    logger.info('normality scale by distance from the edge: %s',
-                ', '.join(f'{v:.2f}' for v in bank.ring_scale))
+    logger.info('normality scale by distance from the edge (rows: from the top or '
+                'bottom, columns: from the left or right): %s',
+                ' / '.join(' '.join(f'{v:.2f}' for v in row) for row in bank.ring_scale))
 
 
 def negative_maps(model, val):
